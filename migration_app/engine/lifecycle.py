@@ -1,0 +1,66 @@
+"""The migration lifecycle of a service edition, as a pure transition table.
+
+    not started → analysis → development → testing → in production → Altinn II closed
+                                    ↘ decommissioned / re-implemented elsewhere (from any open state)
+
+Forward moves go one step at a time, so every step leaves a dated history row that the forecast can
+use. Moving backwards to an earlier step is allowed but must be explained with a comment. Closing the
+Altinn II edition is final. A decommissioned or re-implemented service may be reopened (with a
+comment) when the decision is reversed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..choices import MigrationStatus as S
+
+FORWARD_ORDER: tuple[str, ...] = (
+    S.NOT_STARTED,
+    S.ANALYSIS,
+    S.DEVELOPMENT,
+    S.TESTING,
+    S.IN_PRODUCTION,
+    S.ALTINN2_CLOSED,
+)
+TERMINAL_OUTCOMES: frozenset[str] = frozenset({S.DECOMMISSIONED, S.REIMPLEMENTED_ELSEWHERE})
+# Statuses in which the service has moved to Altinn 3 (counts as migrated).
+MIGRATED: frozenset[str] = frozenset({S.IN_PRODUCTION, S.ALTINN2_CLOSED})
+# Statuses the programme counts as done: migrated, or resolved without migrating.
+DONE: frozenset[str] = MIGRATED | TERMINAL_OUTCOMES
+FINAL: frozenset[str] = frozenset({S.ALTINN2_CLOSED})
+REOPEN_TO: frozenset[str] = frozenset({S.NOT_STARTED, S.ANALYSIS})
+
+
+@dataclass(frozen=True)
+class TransitionCheck:
+    allowed: bool
+    needs_comment: bool = False
+    reason: str = ""
+
+
+def check_transition(from_status: str, to_status: str) -> TransitionCheck:
+    """Decide whether a service may move from one status to another, and whether a comment is required."""
+    if from_status == to_status:
+        return TransitionCheck(False, reason="already in that status")
+    if from_status in FINAL:
+        return TransitionCheck(False, reason="closing the Altinn II edition is final")
+    if from_status in TERMINAL_OUTCOMES:
+        if to_status in REOPEN_TO:
+            return TransitionCheck(True, needs_comment=True)
+        return TransitionCheck(False, reason="a resolved service can only be reopened to not started or analysis")
+    if to_status in TERMINAL_OUTCOMES:
+        return TransitionCheck(True)
+    position_from = FORWARD_ORDER.index(from_status)
+    position_to = FORWARD_ORDER.index(to_status)
+    if position_to == position_from + 1:
+        return TransitionCheck(True)
+    if position_to < position_from:
+        return TransitionCheck(True, needs_comment=True)
+    return TransitionCheck(False, reason="forward moves go one step at a time")
+
+
+def allowed_targets(from_status: str) -> list[str]:
+    """Every status reachable in one transition, in lifecycle order (for forms and the API)."""
+    everything = [*FORWARD_ORDER, *sorted(TERMINAL_OUTCOMES)]
+    return [to for to in everything if check_transition(from_status, to).allowed]

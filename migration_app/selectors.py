@@ -1,0 +1,63 @@
+"""Reads that feed pages, the API, e-mails and reports. Each returns a queryset or plain data shaped
+for its consumer, with the joins it needs done here, once.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Prefetch, QuerySet
+
+from .choices import PROJECT_LEADS_GROUP, MembershipRole
+from .models import Dependency, Service, StatusChange
+
+User = AbstractBaseUser | AnonymousUser
+
+
+def user_is_lead(user: User) -> bool:
+    """Project leads (the programme team, or superusers) have rights over every organisation."""
+    if not user.is_authenticated:
+        return False
+    if user.is_superuser:
+        return True
+    # Cached on the user object: one query per request however many checks a page makes.
+    if not hasattr(user, "_tracker_is_lead"):
+        user._tracker_is_lead = user.groups.filter(name=PROJECT_LEADS_GROUP).exists()  # type: ignore[union-attr]
+    return user._tracker_is_lead  # type: ignore[union-attr]
+
+
+def owner_roles_for(user: User) -> dict[int, str]:
+    """{owner id: role} for the user's memberships, cached on the user object."""
+    if not user.is_authenticated:
+        return {}
+    if not hasattr(user, "_tracker_owner_roles"):
+        user._tracker_owner_roles = dict(user.memberships.values_list("owner_id", "role"))  # type: ignore[union-attr]
+    return user._tracker_owner_roles  # type: ignore[union-attr]
+
+
+def user_can_edit_owner(user: User, owner_id: int) -> bool:
+    """Leads edit everything; an editor edits their own organisations; viewers edit nothing."""
+    return user_is_lead(user) or owner_roles_for(user).get(owner_id) == MembershipRole.EDITOR
+
+
+def service_catalog(*, owner_id: int | None = None) -> QuerySet[Service]:
+    """Services for list pages: owner joined, so a page of rows costs one query."""
+    qs = Service.objects.select_related("owner")
+    if owner_id is not None:
+        qs = qs.filter(owner_id=owner_id)
+    return qs
+
+
+def service_detail(*, pk: int) -> Service:
+    """One service with its owner, dependencies both ways and status history, in a fixed number of queries."""
+    return (
+        Service.objects.select_related("owner")
+        .prefetch_related(
+            Prefetch(
+                "dependencies",
+                queryset=Dependency.objects.select_related("depends_on_service__owner", "depends_on_capability"),
+            ),
+            Prefetch("dependents", queryset=Dependency.objects.select_related("service__owner")),
+            Prefetch("status_changes", queryset=StatusChange.objects.select_related("changed_by")),
+        )
+        .get(pk=pk)
+    )
