@@ -158,7 +158,9 @@ class Service(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["service_code", "edition_code"], name="service_natural_key"),
             models.CheckConstraint(
-                condition=Q(valid_to__isnull=True) | Q(valid_from__isnull=True) | Q(valid_to__gte=models.F("valid_from")),
+                condition=Q(valid_to__isnull=True)
+                | Q(valid_from__isnull=True)
+                | Q(valid_to__gte=models.F("valid_from")),
                 name="service_valid_to_after_valid_from",
             ),
         ]
@@ -283,7 +285,9 @@ class Milestone(models.Model):
         verbose_name = _("milestone")
         verbose_name_plural = _("milestones")
         constraints = [
-            models.UniqueConstraint(fields=["is_deadline"], condition=Q(is_deadline=True), name="milestone_one_deadline"),
+            models.UniqueConstraint(
+                fields=["is_deadline"], condition=Q(is_deadline=True), name="milestone_one_deadline"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -15,6 +15,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from .choices import DependencyStrength, MigrationStatus
 from .engine.lifecycle import check_transition
@@ -45,6 +46,15 @@ SERVICE_EDITABLE_FIELDS: tuple[str, ...] = (
     "contact_email",
     "notes",
 )
+
+
+# Translated explanations for engine.lifecycle's refusal codes.
+TRANSITION_REFUSALS = {
+    "same_status": _lazy("it is already in that status"),
+    "final": _lazy("closing the Altinn II edition is final"),
+    "reopen_only": _lazy("a resolved service can only be reopened to not started or analysis"),
+    "one_step": _lazy("forward moves go one step at a time"),
+}
 
 
 class StaleVersionError(Exception):
@@ -109,7 +119,10 @@ def service_change_status(
     labels = {"from": MigrationStatus(from_status).label, "to": MigrationStatus(to_status).label}
     if not check.allowed:
         raise ValidationError(
-            {"status": _("Cannot move from “%(from)s” to “%(to)s”: %(reason)s.") % {**labels, "reason": check.reason}},
+            {
+                "status": _("Cannot move from “%(from)s” to “%(to)s”: %(reason)s.")
+                % {**labels, "reason": TRANSITION_REFUSALS[check.reason]}
+            },
             code="illegal_transition",
         )
     if check.needs_comment and not comment.strip():

@@ -36,19 +36,20 @@ REOPEN_TO: frozenset[str] = frozenset({S.NOT_STARTED, S.ANALYSIS})
 class TransitionCheck:
     allowed: bool
     needs_comment: bool = False
+    # Why a transition is refused, as a code; services.py turns it into a translated sentence.
     reason: str = ""
 
 
 def check_transition(from_status: str, to_status: str) -> TransitionCheck:
     """Decide whether a service may move from one status to another, and whether a comment is required."""
     if from_status == to_status:
-        return TransitionCheck(False, reason="already in that status")
+        return TransitionCheck(False, reason="same_status")
     if from_status in FINAL:
-        return TransitionCheck(False, reason="closing the Altinn II edition is final")
+        return TransitionCheck(False, reason="final")
     if from_status in TERMINAL_OUTCOMES:
         if to_status in REOPEN_TO:
             return TransitionCheck(True, needs_comment=True)
-        return TransitionCheck(False, reason="a resolved service can only be reopened to not started or analysis")
+        return TransitionCheck(False, reason="reopen_only")
     if to_status in TERMINAL_OUTCOMES:
         return TransitionCheck(True)
     position_from = FORWARD_ORDER.index(from_status)
@@ -57,7 +58,7 @@ def check_transition(from_status: str, to_status: str) -> TransitionCheck:
         return TransitionCheck(True)
     if position_to < position_from:
         return TransitionCheck(True, needs_comment=True)
-    return TransitionCheck(False, reason="forward moves go one step at a time")
+    return TransitionCheck(False, reason="one_step")
 
 
 def allowed_targets(from_status: str) -> list[str]:
