@@ -61,3 +61,37 @@ def service_detail(*, pk: int) -> Service:
         )
         .get(pk=pk)
     )
+
+
+# --- Inputs for the engine: plain tuples, read in a fixed number of queries -------------------------
+
+
+def portfolio_load() -> tuple[list, list, list]:
+    """Every service, capability and dependency edge as engine input nodes (three queries).
+
+    ``values_list`` skips model instantiation: at 100,000 services this is most of the floor that the
+    recompute benchmark compares against.
+    """
+    from .choices import CapabilityStatus, DependencyStrength
+    from .engine.graph import CapabilityNode, Edge, ServiceNode
+    from .models import PlatformCapability
+
+    services = [
+        ServiceNode(*row)
+        for row in Service.objects.order_by().values_list(
+            "id", "owner_id", "service_type", "status", "target", "target_date", "yearly_volume"
+        )
+    ]
+    capabilities = [
+        CapabilityNode(pk, key, status == CapabilityStatus.DELIVERED, planned)
+        for pk, key, status, planned in PlatformCapability.objects.order_by().values_list(
+            "id", "key", "status", "planned_date"
+        )
+    ]
+    edges = [
+        Edge(service_id, on_service, on_capability, strength == DependencyStrength.HARD)
+        for service_id, on_service, on_capability, strength in Dependency.objects.order_by().values_list(
+            "service_id", "depends_on_service_id", "depends_on_capability_id", "strength"
+        )
+    ]
+    return services, capabilities, edges
