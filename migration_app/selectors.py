@@ -4,11 +4,14 @@ for its consumer, with the joins it needs done here, once.
 
 from __future__ import annotations
 
+import datetime
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
 
 from .choices import PROJECT_LEADS_GROUP, MembershipRole
-from .models import Dependency, Service, StatusChange
+from .models import Dependency, Milestone, Service, ServiceOwner, StatusChange
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -95,3 +98,36 @@ def portfolio_load() -> tuple[list, list, list]:
         )
     ]
     return services, capabilities, edges
+
+
+def status_events_load(*, since: datetime.date) -> list:
+    """Status changes since ``since`` as forecast events (local dates), oldest first: one query."""
+    from .engine.progress import StatusEvent
+
+    start = timezone.make_aware(datetime.datetime.combine(since, datetime.time.min))
+    rows = (
+        StatusChange.objects.filter(changed_at__gte=start)
+        .order_by("changed_at", "id")
+        .values_list("service_id", "to_status", "changed_at")
+    )
+    return [StatusEvent(sid, to_status, timezone.localdate(at)) for sid, to_status, at in rows]
+
+
+def status_changes_load() -> list:
+    """The whole status history as replay changes (local dates), oldest first: one query."""
+    from .engine.history import Change
+
+    rows = StatusChange.objects.order_by("changed_at", "id").values_list(
+        "service_id", "changed_at", "from_status", "to_status"
+    )
+    return [Change(sid, timezone.localdate(at), from_status, to_status) for sid, at, from_status, to_status in rows]
+
+
+def owner_codes_load() -> dict[int, str]:
+    return dict(ServiceOwner.objects.values_list("id", "code"))
+
+
+def deadline_date() -> datetime.date | None:
+    """The date forecasts are measured against: the deadline milestone, else the latest milestone."""
+    milestone = Milestone.objects.order_by("-is_deadline", "-date").first()
+    return milestone.date if milestone else None

@@ -4,9 +4,13 @@ changes a service's status, its version or its dependency edges.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
+import hashlib
 import logging
+import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -18,11 +22,33 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from .choices import DependencyStrength, MigrationStatus
+from .engine.graph import Readiness, ServiceNode, build_portfolio, leverage, readiness_all, waves
+from .engine.history import statuses_by_day
 from .engine.lifecycle import check_transition
-from .models import Dependency, PlatformCapability, Service, StatusChange
-from .selectors import user_can_edit_owner
+from .engine.progress import forecast_report, overdue, progress
+from .models import (
+    Dependency,
+    PlatformCapability,
+    PortfolioResult,
+    PortfolioState,
+    ProgressSnapshot,
+    Service,
+    ServiceReadiness,
+    StatusChange,
+)
+from .selectors import (
+    deadline_date,
+    owner_codes_load,
+    portfolio_load,
+    status_changes_load,
+    status_events_load,
+    user_can_edit_owner,
+)
 
 logger = logging.getLogger(__name__)
+
+# How many past weeks of throughput the forecast resamples.
+FORECAST_WINDOW_WEEKS = 26
 
 User = AbstractBaseUser | AnonymousUser | None
 
@@ -262,3 +288,209 @@ def dependency_remove(*, dependency: Dependency, user: User = None) -> None:
     Service.objects.filter(pk=dependency.service_id).update(version=F("version") + 1, updated_at=timezone.now())
     dependency.delete()
     _portfolio_changed()
+
+
+# --- Recompute: load once, compute with the pure engine, store (STYLE.md rule 2) ---------------------
+
+
+@dataclass(frozen=True)
+class RecomputeSummary:
+    revision: int
+    services: int
+    edges: int
+    by_state: dict[str, int]
+    readiness_rows_written: int
+    stored: bool
+    seconds: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _readiness_fingerprint(r: Readiness) -> str:
+    # repr of frozen dataclasses of ints, strings and dates is stable across processes, unlike hash().
+    key = repr((r.state, r.score, r.score_parts, r.blockers, r.capability_blocker_count, r.service_blocker_count))
+    return hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
+
+
+def _readiness_detail(r: Readiness) -> dict[str, Any]:
+    return {
+        "parts": [list(part) for part in r.score_parts],
+        "blockers": [_jsonable(dataclasses.asdict(b)) for b in r.blockers],
+        "capability_blocker_count": r.capability_blocker_count,
+        "service_blocker_count": r.service_blocker_count,
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    """Dates to ISO strings, tuples to lists, mapping keys to strings: what JSONField stores and returns."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return value
+
+
+def portfolio_recompute(*, today: datetime.date | None = None) -> RecomputeSummary:
+    """Recompute readiness, leverage, waves, progress and forecast for everything, and store them.
+
+    Safe to run twice or concurrently: results are a function of the data read, every store
+    overwrites, and a run that read an older revision than the stored results does not store.
+    """
+    started = time.perf_counter()
+    today = today or timezone.localdate()
+    deadline = deadline_date()
+    PortfolioState.objects.get_or_create(pk=1)
+    # Clear the pending flag before reading, so a change committed from now on queues another run.
+    PortfolioState.objects.filter(pk=1).update(recompute_pending=False)
+    revision = PortfolioState.objects.values_list("revision", flat=True).get(pk=1)
+
+    services, capabilities, edges = portfolio_load()
+    portfolio = build_portfolio(services, capabilities, edges)
+    readiness = readiness_all(portfolio)
+    results = {
+        PortfolioResult.Kind.LEVERAGE: [row.to_dict() for row in leverage(portfolio)],
+        PortfolioResult.Kind.WAVES: waves(portfolio).to_dict(),
+        PortfolioResult.Kind.PROGRESS: {
+            **progress(services, edges=edges, capabilities=capabilities).to_dict(),
+            "overdue": overdue(services, today),
+        },
+        PortfolioResult.Kind.FORECAST: forecast_report(
+            status_events_load(since=today - datetime.timedelta(weeks=FORECAST_WINDOW_WEEKS + 1)),
+            services,
+            today=today,
+            deadline=deadline,
+            weeks=FORECAST_WINDOW_WEEKS,
+        ).to_dict()
+        if deadline
+        else {"missing": "deadline milestone"},
+    }
+    stored, written = _portfolio_results_store(revision=revision, readiness=readiness, results=results)
+    by_state: dict[str, int] = {}
+    for r in readiness.values():
+        by_state[r.state] = by_state.get(r.state, 0) + 1
+    return RecomputeSummary(
+        revision=revision,
+        services=len(services),
+        edges=len(edges),
+        by_state=by_state,
+        readiness_rows_written=written,
+        stored=stored,
+        seconds=round(time.perf_counter() - started, 3),
+    )
+
+
+@transaction.atomic
+def _portfolio_results_store(
+    *, revision: int, readiness: Mapping[int, Readiness], results: Mapping[str, Any]
+) -> tuple[bool, int]:
+    """Write what changed; returns (stored, readiness rows written). Serialised on the state row."""
+    state = PortfolioState.objects.select_for_update().get(pk=1)
+    if state.computed_revision is not None and state.computed_revision > revision:
+        return False, 0  # A run that read newer data has already stored its results.
+    now = timezone.now()
+    stored_prints = dict(ServiceReadiness.objects.values_list("service_id", "fingerprint"))
+    changed = []
+    for sid, r in readiness.items():
+        fingerprint = _readiness_fingerprint(r)
+        if stored_prints.get(sid) != fingerprint:
+            changed.append(
+                ServiceReadiness(
+                    service_id=sid,
+                    state=r.state,
+                    score=r.score,
+                    detail=_readiness_detail(r),
+                    fingerprint=fingerprint,
+                    computed_at=now,
+                )
+            )
+    ServiceReadiness.objects.bulk_create(
+        changed,
+        batch_size=2000,
+        update_conflicts=True,
+        unique_fields=["service"],
+        update_fields=["state", "score", "detail", "fingerprint", "computed_at"],
+    )
+    for kind, data in results.items():
+        PortfolioResult.objects.update_or_create(
+            kind=kind, defaults={"data": _jsonable(data), "revision": revision, "computed_at": now}
+        )
+    PortfolioState.objects.filter(pk=1).update(computed_revision=revision, computed_at=now)
+    return True, len(changed)
+
+
+# --- Daily progress snapshots -------------------------------------------------------------------------
+
+
+def _snapshot_rows(day: datetime.date, nodes: list[ServiceNode], owner_codes: Mapping[int, str]) -> list:
+    figures = progress(nodes)
+    now = timezone.now()
+
+    def row(scope: str, key: str, f: Any) -> ProgressSnapshot:
+        return ProgressSnapshot(
+            day=day,
+            scope=scope,
+            scope_key=key,
+            total_count=f.total_count,
+            done_count=f.done_count,
+            migrated_count=f.migrated_count,
+            total_volume=f.total_volume,
+            done_volume=f.done_volume,
+            migrated_volume=f.migrated_volume,
+            by_status={s: [f.count_by_status[s], f.volume_by_status[s]] for s in f.count_by_status},
+            taken_at=now,
+        )
+
+    rows = [row(ProgressSnapshot.Scope.OVERALL, "", figures.overall)]
+    rows += [row(ProgressSnapshot.Scope.OWNER, owner_codes[o], f) for o, f in figures.by_owner.items()]
+    rows += [row(ProgressSnapshot.Scope.TYPE, t, f) for t, f in figures.by_service_type.items()]
+    return rows
+
+
+@transaction.atomic
+def _snapshots_store(rows: list) -> int:
+    ProgressSnapshot.objects.bulk_create(
+        rows,
+        batch_size=1000,
+        update_conflicts=True,
+        unique_fields=["day", "scope", "scope_key"],
+        update_fields=[
+            "total_count",
+            "done_count",
+            "migrated_count",
+            "total_volume",
+            "done_volume",
+            "migrated_volume",
+            "by_status",
+            "taken_at",
+        ],
+    )
+    return len(rows)
+
+
+def progress_snapshot_take(*, day: datetime.date | None = None) -> int:
+    """Store (or overwrite) one day's progress per scope: overall, each owner, each service type.
+
+    Today's snapshot reads current statuses; a past day's replays the status history.
+    """
+    today = timezone.localdate()
+    day = day or today
+    if day < today:
+        return progress_snapshot_backfill(first=day, last=day)
+    services, _capabilities, _edges = portfolio_load()
+    return _snapshots_store(_snapshot_rows(day, services, owner_codes_load()))
+
+
+def progress_snapshot_backfill(*, first: datetime.date, last: datetime.date) -> int:
+    """Snapshots for every day from ``first`` to ``last`` (inclusive), replayed from history."""
+    services, _capabilities, _edges = portfolio_load()
+    owner_codes = owner_codes_load()
+    by_id = {s.id: s for s in services}
+    days = [first + datetime.timedelta(days=n) for n in range((last - first).days + 1)]
+    rows = []
+    for day, statuses in statuses_by_day({s.id: s.status for s in services}, status_changes_load(), days):
+        nodes = [dataclasses.replace(by_id[sid], status=status) for sid, status in statuses.items()]
+        rows += _snapshot_rows(day, nodes, owner_codes)
+    return _snapshots_store(rows)

@@ -72,7 +72,9 @@ def _enqueue_recompute_if_idle() -> None:
         PortfolioState.objects.filter(pk=1).update(revision=F("revision") + 1)
         return
     try:
-        recompute_portfolio.apply_async(countdown=RECOMPUTE_COALESCE_SECONDS, expires=RECOMPUTE_HARD_LIMIT * 2)
+        recompute_portfolio.apply_async(
+            countdown=RECOMPUTE_COALESCE_SECONDS, expires=RECOMPUTE_HARD_LIMIT * 2, retry=False
+        )
     except Exception:
         # The broker is down. The user's change is committed and stays so; the hourly beat run (or
         # the next change once the broker is back) recomputes. Release the claim so that next change
