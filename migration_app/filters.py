@@ -1,0 +1,143 @@
+"""FilterSets shared by the web pages and the REST API (NetBox style): one definition of what a query
+parameter means, so `/services/?status=testing&owner=skd` and the API's list answer the same question.
+
+Every filter takes repeated values (`?status=analysis&status=testing`); the web form offers one at a time.
+"""
+
+from __future__ import annotations
+
+import re
+
+import django_filters
+from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models.expressions import Combinable
+from django.db.models.functions import Coalesce, NullIf
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+
+from .choices import MigrationStatus, ServiceType
+from .engine.lifecycle import FORWARD_ORDER, TERMINAL_OUTCOMES
+from .forms import OneOrAllSelect, ServiceFilterForm
+from .models import Service, ServiceOwner
+
+# "3906/2" or "3906 / 2" in the search box means an Altinn II key: service code and edition code.
+ALTINN2_KEY = re.compile(r"^\s*(?P<code>[^/\s]+)\s*/\s*(?P<edition>\d{1,9})\s*$")
+
+# Statuses in lifecycle order, so sorting by status reads like progress rather than the alphabet.
+STATUS_ORDER: tuple[str, ...] = (*FORWARD_ORDER, *sorted(TERMINAL_OUTCOMES))
+
+
+def wants_english() -> bool:
+    """Names are kept in bokmål and (optionally) English; every language but English reads bokmål."""
+    return (get_language() or "").lower().startswith("en")
+
+
+def localized_name(prefix: str = "") -> Combinable:
+    """The name in the active language as an SQL expression, falling back to bokmål when English is empty.
+
+    ``prefix`` reaches a related row, e.g. ``"owner__"`` for the owner's name.
+    """
+    if wants_english():
+        return Coalesce(NullIf(F(f"{prefix}name_en"), Value("")), F(f"{prefix}name_nb"))
+    return F(f"{prefix}name_nb")
+
+
+def _status_rank() -> Case:
+    return Case(
+        *(When(status=status, then=Value(rank)) for rank, status in enumerate(STATUS_ORDER)),
+        default=Value(len(STATUS_ORDER)),
+        output_field=IntegerField(),
+    )
+
+
+# `?sort=` keys and the columns behind them; `-key` sorts descending. Anything else is ignored.
+SERVICE_SORTS: dict[str, tuple[str, ...]] = {
+    "code": ("service_code", "edition_code"),
+    "name": ("sort_name",),
+    "owner": ("owner__code",),
+    "volume": ("yearly_volume",),
+    "status": ("status_rank",),
+    "target_date": ("target_date",),
+}
+# Always appended, so pages never overlap or skip rows when the chosen column has ties.
+SERVICE_SORT_TIEBREAK: tuple[str, ...] = ("service_code", "edition_code", "pk")
+
+
+def parse_sort(value: str | None) -> tuple[str, bool] | None:
+    """``"-volume"`` → ``("volume", True)``; None for an empty or unknown key."""
+    if not value:
+        return None
+    descending = value.startswith("-")
+    key = value.removeprefix("-")
+    if key not in SERVICE_SORTS:
+        return None
+    return key, descending
+
+
+def sort_services(queryset: QuerySet[Service], value: str | None) -> QuerySet[Service]:
+    """Order by a whitelisted column, nulls last in both directions, with a stable tie-break."""
+    parsed = parse_sort(value)
+    if parsed is None:
+        return queryset
+    key, descending = parsed
+    if key == "name":
+        queryset = queryset.annotate(sort_name=localized_name())
+    elif key == "status":
+        queryset = queryset.annotate(status_rank=_status_rank())
+    columns = [
+        F(column).desc(nulls_last=True) if descending else F(column).asc(nulls_last=True)
+        for column in SERVICE_SORTS[key]
+    ]
+    return queryset.order_by(*columns, *SERVICE_SORT_TIEBREAK)
+
+
+class ServiceFilterSet(django_filters.FilterSet):
+    """Catalog filters: owner (by org code), Altinn II type, migration status, free text and sort."""
+
+    q = django_filters.CharFilter(method="search", label=_("Search"))
+    owner = django_filters.ModelMultipleChoiceFilter(
+        # Filter by the owner's code ("skd"): readable, shareable URLs and the same key the API uses.
+        field_name="owner__code",
+        to_field_name="code",
+        queryset=ServiceOwner.objects.order_by("name_nb"),
+        label=_("Service owner"),
+        widget=OneOrAllSelect,
+        distinct=False,
+    )
+    type = django_filters.MultipleChoiceFilter(
+        field_name="service_type",
+        choices=ServiceType.choices,
+        label=_("Type"),
+        widget=OneOrAllSelect,
+        distinct=False,
+    )
+    status = django_filters.MultipleChoiceFilter(
+        field_name="status",
+        choices=MigrationStatus.choices,
+        label=_("Status"),
+        widget=OneOrAllSelect,
+        distinct=False,
+    )
+    sort = django_filters.CharFilter(method="sort_by", label=_("Sort"))
+
+    class Meta:
+        model = Service
+        fields: list[str] = []
+        form = ServiceFilterForm
+
+    def search(self, queryset: QuerySet[Service], name: str, value: str) -> QuerySet[Service]:
+        value = value.strip()
+        if not value:
+            return queryset
+        condition = (
+            Q(name_nb__icontains=value)
+            | Q(name_en__icontains=value)
+            | Q(service_code__icontains=value)
+            | Q(edition_name__icontains=value)
+        )
+        if key := ALTINN2_KEY.match(value):
+            condition |= Q(service_code__iexact=key["code"], edition_code=int(key["edition"]))
+        return queryset.filter(condition)
+
+    def sort_by(self, queryset: QuerySet[Service], name: str, value: str) -> QuerySet[Service]:
+        return sort_services(queryset, value)

@@ -1,0 +1,206 @@
+"""Forms for the pages and the admin. Forms validate input and present errors; every write they trigger
+goes through ``services.py``, whose ValidationErrors are turned back into field errors here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
+
+from . import services
+from .choices import MigrationStatus
+from .engine.lifecycle import allowed_targets, check_transition
+from .models import Dependency, Service
+
+
+class OneOrAllSelect(forms.SelectMultiple):
+    """A single-choice ``<select>`` with an "All" option, for filters that accept repeated values.
+
+    The page offers one value at a time, but the field still reads every value of the parameter, so a
+    shared link or an API-style query such as ``?status=analysis&status=testing`` keeps working.
+    """
+
+    allow_multiple_selected = False
+    all_label = _("All")
+
+    def value_from_datadict(self, data: Mapping[str, Any], files: Any, name: str) -> list[str]:
+        values = super().value_from_datadict(data, files, name)
+        if values is None:
+            return []
+        if isinstance(values, str):
+            values = [values]
+        # "All" submits an empty value: it means no filter, not "the value ''".
+        return [value for value in values if value not in ("", None)]
+
+    def use_required_attribute(self, initial: Any) -> bool:
+        # "All" is always a valid answer. (Select's own check would also iterate the choices: a query.)
+        return False
+
+    def optgroups(self, name: str, value: list[str], attrs: dict[str, Any] | None = None) -> list:
+        groups = super().optgroups(name, value, attrs)
+        everything = self.create_option(name, "", self.all_label, not any(value), 0)
+        return [(None, [everything], 0), *groups]
+
+
+class ServiceFilterForm(forms.Form):
+    """Base form of the catalog FilterSet: Designsystemet classes on every control."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.widget.attrs.setdefault("class", "ds-input")
+        if "q" in self.fields:
+            widget = self.fields["q"].widget
+            widget.input_type = "search"
+            widget.attrs.update({"placeholder": _("Name or code, e.g. 3906/2"), "autocomplete": "off"})
+
+
+def add_service_errors(form: forms.BaseForm, exc: ValidationError, field_map: Mapping[str, str] | None = None) -> None:
+    """Attach a service's ValidationError to the form: dict keys to fields where the form has them."""
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc)
+        return
+    for key, errors in exc.error_dict.items():
+        name = (field_map or {}).get(key, key)
+        form.add_error(name if name in form.fields else None, ValidationError(errors))
+
+
+class ServiceAdminForm(forms.ModelForm):
+    """Service edits in the admin. ``expected_version`` carries the version the editor saw, so a save on
+    top of someone else's change is refused instead of silently overwriting it.
+    """
+
+    expected_version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=1)
+
+    class Meta:
+        model = Service
+        # The natural key (on creation only) and what service_update may change; never status or version.
+        fields = ("service_code", "edition_code", "owner", *services.SERVICE_EDITABLE_FIELDS)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["expected_version"].initial = self.instance.version
+            self.fields["expected_version"].required = True
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        expected = cleaned.get("expected_version")
+        # Early, friendly check with the user's input kept; service_update's compare-and-set is the real guard.
+        if self.instance.pk and expected is not None and expected != self.instance.version:
+            stale = services.StaleVersionError(expected=expected, current=self.instance.version)
+            raise ValidationError(
+                _("%(message)s Reload the page to see the current values, then make your change again.")
+                % {"message": stale},
+                code="stale_version",
+            )
+        return cleaned
+
+
+class ServiceStatusChangeForm(forms.Form):
+    """Move a service one step through the lifecycle, with a comment for the history."""
+
+    to_status = forms.ChoiceField(label=_("New status"), choices=MigrationStatus.choices)
+    comment = forms.CharField(
+        label=_("Comment"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Saved in the status history. Required when moving back or reopening."),
+    )
+    expected_version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=1)
+
+    def __init__(self, *args: Any, service: Service, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.service = service
+        labels = dict(MigrationStatus.choices)
+        # Offer only the moves the lifecycle allows; the field accepts any status so that a move made
+        # illegal by someone else in the meantime is refused by the service, with its reason.
+        # Nothing is preselected: the first allowed move can be a step back, which should be a choice.
+        self.fields["to_status"].widget.choices = [
+            ("", "---------"),
+            *((status, labels[status]) for status in allowed_targets(service.status)),
+        ]
+        self.fields["expected_version"].initial = service.version
+
+    @property
+    def has_targets(self) -> bool:
+        return bool(allowed_targets(self.service.status))
+
+    def targets_needing_comment(self) -> Iterable[str]:
+        labels = dict(MigrationStatus.choices)
+        return [
+            str(labels[status])
+            for status in allowed_targets(self.service.status)
+            if check_transition(self.service.status, status).needs_comment
+        ]
+
+    def change_status(self, *, user: services.User) -> Service | None:
+        """Call ``services.service_change_status``; on refusal, add its message to the form and return None."""
+        try:
+            return services.service_change_status(
+                service=self.service,
+                to_status=self.cleaned_data["to_status"],
+                user=user,
+                comment=self.cleaned_data["comment"],
+                expected_version=self.cleaned_data["expected_version"],
+            )
+        except services.StaleVersionError as exc:
+            self.add_error(None, ValidationError(str(exc), code="stale_version"))
+        except ValidationError as exc:
+            add_service_errors(self, exc, field_map={"status": "to_status"})
+        return None
+
+
+class _DryRun(Exception):
+    """Raised inside a savepoint to roll back a trial call of a service."""
+
+
+class DependencyAdminForm(forms.ModelForm):
+    """Add a dependency edge in the admin. ``clean`` runs ``services.dependency_add`` in a savepoint that
+    is always rolled back, so a cycle or duplicate shows as a form error with the service's own message;
+    the admin's ``save_model`` then makes the real call.
+    """
+
+    user: services.User = None
+
+    class Meta:
+        model = Dependency
+        fields = ["service", "depends_on_service", "depends_on_capability", "strength", "note"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._refused_by_service = False
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if self.errors or cleaned.get("service") is None:
+            return cleaned
+        try:
+            with transaction.atomic():
+                services.dependency_add(
+                    service=cleaned["service"],
+                    depends_on_service=cleaned.get("depends_on_service"),
+                    depends_on_capability=cleaned.get("depends_on_capability"),
+                    strength=cleaned["strength"],
+                    note=cleaned.get("note", ""),
+                    user=self.user,
+                )
+                raise _DryRun
+        except _DryRun:
+            pass
+        except ValidationError as exc:
+            self._refused_by_service = True
+            add_service_errors(self, exc)
+        return cleaned
+
+    def _post_clean(self) -> None:
+        # The service's message ("would create a cycle: A → B → A") says more than the model's generic
+        # constraint names, so skip model validation when the service has already refused.
+        if self._refused_by_service:
+            return
+        super()._post_clean()
