@@ -108,9 +108,11 @@ def status_events_load(*, since: datetime.date) -> list:
     rows = (
         StatusChange.objects.filter(changed_at__gte=start)
         .order_by("changed_at", "id")
-        .values_list("service_id", "to_status", "changed_at")
+        .values_list("service_id", "to_status", "changed_at", "from_status")
     )
-    return [StatusEvent(sid, to_status, timezone.localdate(at)) for sid, to_status, at in rows]
+    # from_status lets the forecast tell a first arrival at done from a move between done statuses
+    # even for a service whose earlier history lies outside the window.
+    return [StatusEvent(sid, to, timezone.localdate(at), before) for sid, to, at, before in rows]
 
 
 def status_changes_load() -> list:

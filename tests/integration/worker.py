@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -34,13 +35,22 @@ def private_queue() -> Iterator[str]:
     """Route this test's tasks to a queue of its own, so leftovers from other runs never interfere."""
     queue = f"tracker-test-{uuid.uuid4().hex[:8]}"
     previous = app.conf.task_default_queue
-    app.conf.task_default_queue = queue
+    _route_to(queue)
     try:
         yield queue
     finally:
-        app.conf.task_default_queue = previous
+        _route_to(previous)
         with app.connection_for_write() as conn:
             conn.default_channel.client.delete(queue)
+
+
+def _route_to(queue: str) -> None:
+    # The app reads Django settings with the CELERY_ namespace, so the override uses that key.
+    app.conf.update(CELERY_TASK_DEFAULT_QUEUE=queue)
+    # Celery caches the queue declarations and the router on first use; drop them so they are rebuilt.
+    for cached in ("default_queue", "queues", "router", "default_exchange"):
+        with contextlib.suppress(AttributeError, KeyError):
+            delattr(app.amqp, cached)
 
 
 class Worker:
