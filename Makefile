@@ -11,7 +11,7 @@ PORT ?= 8000
 # The embedded default: debug on, SQLite under var/, tasks in-process. Override by exporting them.
 export DEBUG ?= 1
 
-.PHONY: run test lint fmt setup migrate messages demo worker beat bench clean
+.PHONY: run test lint fmt setup migrate messages static demo worker beat bench clean
 
 $(PIP_STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,7 +22,10 @@ $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-setup: $(PIP_STAMP) $(NPM_STAMP) messages
+setup: $(PIP_STAMP) $(NPM_STAMP) messages static
+
+static: $(PIP_STAMP) $(NPM_STAMP)
+	$(PY) manage.py collectstatic --no-input -v0
 
 messages: $(PIP_STAMP)
 	$(PY) manage.py compilemessages --ignore=.venv --ignore=node_modules -v0
@@ -35,7 +38,6 @@ demo: migrate
 	$(PY) manage.py seed_demo --if-empty
 
 run: demo
-	$(PY) manage.py collectstatic --no-input -v0
 	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl-C stops)"
 	$(PY) manage.py runserver $(HOST):$(PORT)
 

@@ -45,6 +45,16 @@ def redis_available() -> bool:
         return False
 
 
+@pytest.fixture(autouse=True)
+def english_outside_requests():
+    """Commands, services and e-mails speak the default language (bokmål) unless told otherwise;
+    tests assert on English messages, and the translation tests switch language explicitly."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
 @pytest.fixture
 def owner(db):
     return ServiceOwnerFactory(code="skd", name_nb="Skatteetaten", name_en="Norwegian Tax Administration")
