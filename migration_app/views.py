@@ -160,6 +160,7 @@ def service_detail(request: HttpRequest, pk: int) -> HttpResponse:
         dependent.owner.display_name = display_name(dependent.owner)
     context = {
         "service": service,
+        "readiness": selectors.readiness_view(service),
         "needs_services": needs_services,
         "needs_capabilities": needs_capabilities,
         "needed_by": needed_by,
@@ -181,8 +182,15 @@ def service_by_key(request: HttpRequest, service_code: str, edition_code: int) -
 @login_required
 @require_GET
 def programme(request: HttpRequest) -> HttpResponse:
-    """The programme's milestones; progress and forecast against the deadline come with the engine."""
+    """Progress by count and volume, the forecast against the deadline, leverage, waves and milestones."""
     milestones = list(Milestone.objects.all())
     for milestone in milestones:
         milestone.display_name = display_name(milestone)
-    return render(request, "migration_app/programme.html", {"milestones": milestones})
+    overview = selectors.programme_overview()
+    for row in overview.owners:
+        row.owner.display_name = display_name(row.owner)
+    for row in overview.leverage:
+        target = row.capability or row.service
+        if target is not None:
+            target.display_name = display_name(target)
+    return render(request, "migration_app/programme.html", {"milestones": milestones, "overview": overview})

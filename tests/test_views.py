@@ -130,7 +130,7 @@ def test_catalog_lists_services_with_their_columns(member_client, owner):
     assert "Skattemelding for formuesskatt" in content
     assert "Skatteetaten" in content
     assert "2026-03-01" in content  # the <time datetime> of the target date
-    assert "data-readiness-pending" in content  # the column the engine will fill
+    assert "Ikke beregnet ennå" in content or "Not computed yet" in content  # no recompute has run yet
     assert listed(response) == ["3906/2"]
 
 
@@ -357,9 +357,12 @@ def test_detail_query_count_is_constant(member_client, django_assert_num_queries
             services.dependency_add(service=ServiceFactory(owner=owner), depends_on_service=tax)
         for status in (MigrationStatus.ANALYSIS, MigrationStatus.NOT_STARTED):
             services.service_change_status(service=tax, to_status=status, user=lead, comment="again")
+        services.portfolio_recompute()
         # 1 session, 2 user, 3 the service with its owner, 4 what it needs (services with owners, and
-        # capabilities), 5 who depends on it (with owners), 6 the status history with who changed it.
-        with django_assert_num_queries(6):
+        # capabilities), 5 who depends on it (with owners), 6 the status history with who changed it,
+        # readiness: 7 the stored row, 8 the services its blockers name (with owners), 9 the
+        # capabilities they name, 10 the freshness row.
+        with django_assert_num_queries(10):
             response = member_client.get(f"/services/{tax.pk}/")
         assert response.status_code == 200
 
@@ -394,8 +397,8 @@ def test_staff_see_links_to_change_status_and_edit(client, web):
 
 def test_programme_lists_the_milestones(member_client, django_assert_num_queries):
     Milestone.objects.create(key="kickoff", name_nb="Oppstart", name_en="Kick-off", date=datetime.date(2023, 1, 9))
-    # 1 session, 2 user, 3 milestones.
-    with django_assert_num_queries(3):
+    # 1 session, 2 user, 3 milestones, 4 stored results (none yet), 5 the freshness row.
+    with django_assert_num_queries(5):
         response = member_client.get("/programme/")
     content = response.content.decode()
     assert response.status_code == 200
@@ -424,3 +427,41 @@ def test_detail_for_every_status_renders(member_client, owner):
         assert member_client.get(f"/services/{service.pk}/").status_code == 200
     assert ServiceOwnerFactory(code="empty")  # an owner without services does not break the filter list
     assert member_client.get(LIST_URL).status_code == 200
+
+
+def test_catalog_and_detail_show_readiness_and_explained_blockers(member_client, owner, other_owner):
+    """B waits for payment; A needs B: A's page names payment, its date, and the path through B."""
+    payment = CapabilityFactory(key="payment", name_nb="Betaling", planned_date=datetime.date(2027, 3, 1))
+    b = ServiceFactory(
+        owner=other_owner, service_code="7001", target="AltinnApp", target_date=datetime.date(2026, 12, 1)
+    )
+    a = ServiceFactory(owner=owner, service_code="7002", target="AltinnApp", target_date=datetime.date(2026, 12, 1))
+    services.dependency_add(service=b, depends_on_capability=payment)
+    services.dependency_add(service=a, depends_on_service=b)
+    services.portfolio_recompute()
+
+    listing = member_client.get(LIST_URL, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Blocked" in listing or "Blokkert" in listing
+
+    page = member_client.get(f"/services/{a.pk}/").content.decode()
+    assert "Betaling" in page
+    assert "2027" in page
+    assert f'href="/services/{b.pk}/"' in page  # the path "B → payment" links to B
+
+
+def test_programme_shows_progress_leverage_and_forecast(member_client, owner, django_assert_num_queries):
+    payment = CapabilityFactory(key="payment", name_nb="Betaling")
+    for _ in range(3):
+        services.dependency_add(service=ServiceFactory(owner=owner, yearly_volume=100), depends_on_capability=payment)
+    ServiceFactory(owner=owner, status=MigrationStatus.IN_PRODUCTION, yearly_volume=700)
+    services.portfolio_recompute()
+    # 1 session, 2 user, 3 milestones, 4 stored results, 5 owners named in progress, 6 capabilities
+    # named in leverage, 7 services named in leverage (none here, so skipped), 7 the freshness row.
+    with django_assert_num_queries(7):
+        response = member_client.get("/programme/")
+    overview = response.context["overview"]
+    assert overview.overall["done_count"] == 1 and overview.overall["total_count"] == 4
+    assert overview.leverage[0].capability == payment
+    assert overview.leverage[0].transitive_count == 3
+    assert overview.forecast is not None
+    assert "Betaling" in response.content.decode()
