@@ -125,7 +125,8 @@ def status_events_load(*, since: datetime.date) -> list:
     )
     # from_status lets the forecast tell a first arrival at done from a move between done statuses
     # even for a service whose earlier history lies outside the window.
-    return [StatusEvent(sid, to, timezone.localdate(at), before) for sid, to, at, before in rows]
+    tz = timezone.get_current_timezone()  # once, not per row: this list can hold 100,000 events
+    return [StatusEvent(sid, to, at.astimezone(tz).date(), before) for sid, to, at, before in rows]
 
 
 def status_changes_load() -> list:
@@ -135,7 +136,8 @@ def status_changes_load() -> list:
     rows = StatusChange.objects.order_by("changed_at", "id").values_list(
         "service_id", "changed_at", "from_status", "to_status"
     )
-    return [Change(sid, timezone.localdate(at), from_status, to_status) for sid, at, from_status, to_status in rows]
+    tz = timezone.get_current_timezone()
+    return [Change(sid, at.astimezone(tz).date(), from_status, to_status) for sid, at, from_status, to_status in rows]
 
 
 def owner_codes_load() -> dict[int, str]:

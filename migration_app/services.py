@@ -322,6 +322,14 @@ def _readiness_detail(r: Readiness) -> dict[str, Any]:
     }
 
 
+def _flat_rows(rows: list[Any]) -> list[dict[str, Any]]:
+    """Flat dataclasses to dicts without ``asdict``'s recursive deep copy (thousands of leverage rows)."""
+    if not rows:
+        return []
+    names = [f.name for f in dataclasses.fields(rows[0])]
+    return [{name: getattr(row, name) for name in names} for row in rows]
+
+
 def _jsonable(value: Any) -> Any:
     """Dates to ISO strings, tuples to lists, mapping keys to strings: what JSONField stores and returns."""
     if isinstance(value, dict):
@@ -351,7 +359,7 @@ def portfolio_recompute(*, today: datetime.date | None = None) -> RecomputeSumma
     portfolio = build_portfolio(services, capabilities, edges)
     readiness = readiness_all(portfolio)
     results = {
-        PortfolioResult.Kind.LEVERAGE: [row.to_dict() for row in leverage(portfolio)],
+        PortfolioResult.Kind.LEVERAGE: _flat_rows(leverage(portfolio)),
         PortfolioResult.Kind.WAVES: waves(portfolio).to_dict(),
         PortfolioResult.Kind.PROGRESS: {
             **progress(services, edges=edges, capabilities=capabilities).to_dict(),
