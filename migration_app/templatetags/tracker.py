@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import template
+from django.utils.translation import gettext_lazy as _
 
 from migration_app.models import ReadinessState
 
@@ -34,3 +35,18 @@ def readiness_label(state: str) -> str:
 @register.inclusion_tag("migration_app/partials/readiness_tag.html")
 def readiness_tag(state: str, score: int | None = None) -> dict:
     return {"state": state, "color": readiness_color(state), "label": readiness_label(state), "score": score}
+
+
+FORECAST_LABELS = {
+    "on_track": (_("On track"), "success"),
+    "at_risk": (_("At risk"), "warning"),
+    "late": (_("Late"), "danger"),
+    "done": (_("Done"), "success"),
+    "no_data": (_("Not enough data"), "neutral"),
+}
+
+
+@register.inclusion_tag("migration_app/partials/forecast_tag.html")
+def forecast_tag(status: str) -> dict:
+    label, color = FORECAST_LABELS.get(status, (status or "–", "neutral"))
+    return {"label": label, "color": color}
