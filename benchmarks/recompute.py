@@ -21,6 +21,7 @@ from django.db import connection
 from django.utils import timezone
 from migration_app.models import ServiceReadiness
 from migration_app.services import portfolio_recompute, FORECAST_WINDOW_WEEKS
+DONE = "('in_production', 'altinn2_closed', 'decommissioned', 'reimplemented_elsewhere')"
 
 def floor():
     since = timezone.now() - datetime.timedelta(weeks=FORECAST_WINDOW_WEEKS + 1)
@@ -29,7 +30,7 @@ def floor():
             ("SELECT id, owner_id, service_type, status, target, target_date, yearly_volume FROM migration_app_service", []),
             ("SELECT id, key, status, planned_date FROM migration_app_platformcapability", []),
             ("SELECT service_id, depends_on_service_id, depends_on_capability_id, strength FROM migration_app_dependency", []),
-            ("SELECT service_id, to_status, changed_at, from_status FROM migration_app_statuschange WHERE changed_at >= %s ORDER BY changed_at, id", [since]),
+            ("SELECT service_id, to_status, changed_at, from_status FROM migration_app_statuschange WHERE changed_at >= %s AND to_status IN " + DONE + " AND from_status NOT IN " + DONE + " ORDER BY changed_at, id", [since]),
             ("SELECT service_id, fingerprint FROM migration_app_servicereadiness", []),
         ]:
             c.execute(sql, params)

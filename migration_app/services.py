@@ -38,10 +38,10 @@ from .models import (
 )
 from .selectors import (
     deadline_date,
+    done_arrivals_load,
     owner_codes_load,
     portfolio_load,
     status_changes_load,
-    status_events_load,
     user_can_edit_owner,
 )
 
@@ -308,8 +308,10 @@ class RecomputeSummary:
 
 
 def _readiness_fingerprint(r: Readiness) -> str:
-    # repr of frozen dataclasses of ints, strings and dates is stable across processes, unlike hash().
-    key = repr((r.state, r.score, r.score_parts, r.blockers, r.capability_blocker_count, r.service_blocker_count))
+    # repr of plain tuples of ints, strings and dates is stable across processes, unlike hash(), and
+    # several times cheaper than the dataclasses' generated repr (this runs 100,000 times).
+    blockers = tuple((b.kind, b.capability_id, b.service_id, b.path, b.planned_date, b.missing) for b in r.blockers)
+    key = repr((r.state, r.score, r.score_parts, blockers, r.capability_blocker_count, r.service_blocker_count))
     return hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
 
 
@@ -366,7 +368,7 @@ def portfolio_recompute(*, today: datetime.date | None = None) -> RecomputeSumma
             "overdue": overdue(services, today),
         },
         PortfolioResult.Kind.FORECAST: forecast_report(
-            status_events_load(since=today - datetime.timedelta(weeks=FORECAST_WINDOW_WEEKS + 1)),
+            done_arrivals_load(since=today - datetime.timedelta(weeks=FORECAST_WINDOW_WEEKS + 1)),
             services,
             today=today,
             deadline=deadline,

@@ -56,8 +56,8 @@ class _Tally:
         self.counts: dict[str, int] = dict.fromkeys(STATUS_ORDER, 0)
         self.volumes: dict[str, int] = dict.fromkeys(STATUS_ORDER, 0)
 
-    def add(self, status: str, volume: int) -> None:
-        self.counts[status] = self.counts.get(status, 0) + 1
+    def add(self, status: str, volume: int, count: int = 1) -> None:
+        self.counts[status] = self.counts.get(status, 0) + count
         self.volumes[status] = self.volumes.get(status, 0) + volume
 
     def figures(self) -> ProgressFigures:
@@ -113,21 +113,32 @@ def progress(
     capabilities: Iterable[CapabilityNode] = (),
 ) -> Progress:
     """Progress for every scope in one pass over the services (and one over the edges)."""
-    overall = _Tally()
-    by_owner: dict[int, _Tally] = {}
-    by_type: dict[str, _Tally] = {}
+    # Aggregate once per (owner, type, status) in a tight loop, then fold the few thousand groups into
+    # the scopes: at 100,000 services this is several times faster than tallying every scope per service.
+    groups: dict[tuple[int, str, str], list[int]] = {}
     by_id: dict[int, ServiceNode] = {}
     for service in services:
         by_id[service.id] = service
-        overall.add(service.status, service.yearly_volume)
-        owner = by_owner.get(service.owner_id)
+        key = (service.owner_id, service.service_type, service.status)
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [1, service.yearly_volume]
+        else:
+            group[0] += 1
+            group[1] += service.yearly_volume
+    overall = _Tally()
+    by_owner: dict[int, _Tally] = {}
+    by_type: dict[str, _Tally] = {}
+    for (owner_id, service_type, status), (count, volume) in groups.items():
+        overall.add(status, volume, count)
+        owner = by_owner.get(owner_id)
         if owner is None:
-            owner = by_owner[service.owner_id] = _Tally()
-        owner.add(service.status, service.yearly_volume)
-        kind = by_type.get(service.service_type)
+            owner = by_owner[owner_id] = _Tally()
+        owner.add(status, volume, count)
+        kind = by_type.get(service_type)
         if kind is None:
-            kind = by_type[service.service_type] = _Tally()
-        kind.add(service.status, service.yearly_volume)
+            kind = by_type[service_type] = _Tally()
+        kind.add(status, volume, count)
 
     users: dict[int, set[int]] = {capability.id: set() for capability in capabilities}
     for edge in edges:
