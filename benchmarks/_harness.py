@@ -39,9 +39,18 @@ def prepare(name: str, services: int) -> dict[str, str]:
     if "DATABASE_URL" in env:
         parts = urlsplit(env["DATABASE_URL"])
         subprocess.run(
-            ["createdb", "-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 5432),
-             "-U", parts.username or "postgres", parts.path.lstrip("/")],
-            capture_output=True, check=False,
+            [
+                "createdb",
+                "-h",
+                parts.hostname or "127.0.0.1",
+                "-p",
+                str(parts.port or 5432),
+                "-U",
+                parts.username or "postgres",
+                parts.path.lstrip("/"),
+            ],
+            capture_output=True,
+            check=False,
         )
     else:
         Path(env["TRACKER_VAR_DIR"]).mkdir(parents=True, exist_ok=True)
@@ -52,7 +61,10 @@ def prepare(name: str, services: int) -> dict[str, str]:
         print(f"  seeding {services:,} services for '{name}' (once; reused by later runs)…", file=sys.stderr)
         subprocess.run(
             [*manage, "seed_demo", "--services", str(services), "--seed", "1", "--replace", "--no-snapshots"],
-            env=env, check=True, cwd=ROOT, stdout=subprocess.DEVNULL,
+            env=env,
+            check=True,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
         )
     return env
 

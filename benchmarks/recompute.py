@@ -13,9 +13,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._harness import child_json, prepare  # noqa: E402
+from benchmarks._harness import child_json, prepare
 
-MEASURE = r'''
+MEASURE = r"""
 import gc, json, time, tracemalloc, datetime
 from django.db import connection
 from django.utils import timezone
@@ -50,7 +50,7 @@ steady = best(portfolio_recompute, runs)
 floor_s = best(floor, runs)
 tracemalloc.start(); portfolio_recompute(); _, peak = tracemalloc.get_traced_memory(); tracemalloc.stop()
 print(json.dumps({"floor": floor_s, "steady": steady, "cold": cold, "peak_mb": peak / 2**20}))
-'''
+"""
 
 DATASETS = [("recompute-1k", 1_000, 5), ("recompute-10k", 10_000, 3), ("recompute-100k", 100_000, 2)]
 
