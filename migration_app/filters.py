@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 
 import django_filters
-from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
+from django import forms
+from django.db.models import Case, Exists, F, IntegerField, OuterRef, Q, QuerySet, Value, When
 from django.db.models.expressions import Combinable
 from django.db.models.functions import Coalesce, NullIf
 from django.utils.translation import get_language
@@ -18,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from .choices import MigrationStatus, ServiceType
 from .engine.lifecycle import FORWARD_ORDER, TERMINAL_OUTCOMES
 from .forms import OneOrAllSelect, ServiceFilterForm
-from .models import Service, ServiceOwner
+from .models import Dependency, PlatformCapability, ReadinessState, Service, ServiceOwner
 
 # "3906/2" or "3906 / 2" in the search box means an Altinn II key: service code and edition code.
 ALTINN2_KEY = re.compile(r"^\s*(?P<code>[^/\s]+)\s*/\s*(?P<edition>\d{1,9})\s*$")
@@ -58,6 +59,8 @@ SERVICE_SORTS: dict[str, tuple[str, ...]] = {
     "volume": ("yearly_volume",),
     "status": ("status_rank",),
     "target_date": ("target_date",),
+    "readiness": ("readiness__score",),
+    "updated": ("updated_at",),
 }
 # Always appended, so pages never overlap or skip rows when the chosen column has ties.
 SERVICE_SORT_TIEBREAK: tuple[str, ...] = ("service_code", "edition_code", "pk")
@@ -91,8 +94,15 @@ def sort_services(queryset: QuerySet[Service], value: str | None) -> QuerySet[Se
     return queryset.order_by(*columns, *SERVICE_SORT_TIEBREAK)
 
 
+class IntegerFilter(django_filters.NumberFilter):
+    """A whole-number filter: ``?volume_min=1.5`` is an error rather than a silently rounded 1."""
+
+    field_class = forms.IntegerField
+
+
 class ServiceFilterSet(django_filters.FilterSet):
-    """Catalog filters: owner (by org code), Altinn II type, migration status, free text and sort."""
+    """Catalog filters: owner (by org code), Altinn II type, migration status, free text and sort; and
+    readiness, capability, target-date range and volume range (the API's, and any hand-made link's)."""
 
     q = django_filters.CharFilter(method="search", label=_("Search"))
     owner = django_filters.ModelMultipleChoiceFilter(
@@ -119,6 +129,47 @@ class ServiceFilterSet(django_filters.FilterSet):
         distinct=False,
     )
     sort = django_filters.CharFilter(method="sort_by", label=_("Sort"))
+    # The page does not offer these controls yet (the UI issue decides where they go), so its form
+    # holds them as hidden fields and its filter bar looks as before; links and the API apply them.
+    readiness = django_filters.MultipleChoiceFilter(
+        field_name="readiness__state",
+        choices=ReadinessState.choices,
+        label=_("Readiness"),
+        widget=forms.MultipleHiddenInput,
+        distinct=False,
+    )
+    capability = django_filters.ModelMultipleChoiceFilter(
+        # By key ("payment"), like owners by code. Any declared dependency counts, hard or soft.
+        to_field_name="key",
+        queryset=PlatformCapability.objects.all(),
+        method="needs_capability",
+        label=_("Needs capability"),
+        widget=forms.MultipleHiddenInput,
+    )
+    target_date_from = django_filters.DateFilter(
+        field_name="target_date", lookup_expr="gte", label=_("Target date from"), widget=forms.HiddenInput
+    )
+    target_date_to = django_filters.DateFilter(
+        field_name="target_date", lookup_expr="lte", label=_("Target date to"), widget=forms.HiddenInput
+    )
+    volume_min = IntegerFilter(
+        field_name="yearly_volume",
+        lookup_expr="gte",
+        min_value=0,
+        label=_("Yearly volume at least"),
+        widget=forms.HiddenInput,
+    )
+    volume_max = IntegerFilter(
+        field_name="yearly_volume",
+        lookup_expr="lte",
+        min_value=0,
+        label=_("Yearly volume at most"),
+        widget=forms.HiddenInput,
+    )
+    # Open services whose target date has passed (the web catalog's "overdue" filter).
+    overdue = django_filters.ChoiceFilter(
+        method="overdue_only", choices=[("yes", _("Overdue only"))], empty_label=_("All"), label=_("Overdue")
+    )
 
     class Meta:
         model = Service
@@ -141,3 +192,21 @@ class ServiceFilterSet(django_filters.FilterSet):
 
     def sort_by(self, queryset: QuerySet[Service], name: str, value: str) -> QuerySet[Service]:
         return sort_services(queryset, value)
+
+    def needs_capability(
+        self, queryset: QuerySet[Service], name: str, value: QuerySet[PlatformCapability]
+    ) -> QuerySet[Service]:
+        if not value:
+            return queryset
+        # EXISTS rather than a join: a service needing two of the chosen capabilities is listed once.
+        edges = Dependency.objects.filter(service=OuterRef("pk"), depends_on_capability__in=value)
+        return queryset.filter(Exists(edges))
+
+    def overdue_only(self, queryset: QuerySet[Service], name: str, value: str) -> QuerySet[Service]:
+        if value != "yes":
+            return queryset
+        from django.utils import timezone
+
+        from .engine.lifecycle import DONE
+
+        return queryset.filter(target_date__lt=timezone.localdate()).exclude(status__in=DONE)

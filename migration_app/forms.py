@@ -13,9 +13,9 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from . import services
-from .choices import MigrationStatus
+from .choices import DependencyStrength, MigrationStatus
 from .engine.lifecycle import allowed_targets, check_transition
-from .models import Dependency, Service
+from .models import Dependency, PlatformCapability, Service
 
 
 class OneOrAllSelect(forms.SelectMultiple):
@@ -52,8 +52,15 @@ class ServiceFilterForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # The page offers readiness and capability as selects (the API's FilterSet keeps them hidden).
+        for name in ("readiness", "capability"):
+            if name in self.fields:
+                field = self.fields[name]
+                field.widget = OneOrAllSelect()
+                field.widget.choices = field.choices
         for field in self.fields.values():
-            field.widget.attrs.setdefault("class", "ds-input")
+            if not field.widget.is_hidden:
+                field.widget.attrs.setdefault("class", "ds-input")
         if "q" in self.fields:
             widget = self.fields["q"].widget
             widget.input_type = "search"
@@ -204,3 +211,135 @@ class DependencyAdminForm(forms.ModelForm):
         if self._refused_by_service:
             return
         super()._post_clean()
+
+
+class ServiceEditForm(forms.ModelForm):
+    """The service page's edit form. ``expected_version`` is the version the form was rendered from;
+    ``services.service_update`` refuses the save when someone else has saved since.
+    """
+
+    expected_version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+
+    class Meta:
+        model = Service
+        fields = services.SERVICE_EDITABLE_FIELDS
+        widgets = {
+            "valid_from": forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+            "valid_to": forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+            "planned_start": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "target_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "actual_start": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "actual_done": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "notes": forms.Textarea(attrs={"rows": 4}),
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and "expected_version" not in self.initial:
+            self.fields["expected_version"].initial = self.instance.version
+        for name, field in self.fields.items():
+            if name != "expected_version":
+                field.widget.attrs.setdefault("class", "ds-input")
+                # Each field also carries the value it was rendered with, so a stale save can tell the
+                # user's own changes from someone else's (and re-apply only the user's).
+                field.show_hidden_initial = True
+
+    def original(self, name: str) -> Any:
+        """The value the field had when the form was rendered (from its hidden initial input)."""
+        field = self.fields[name]
+        raw = self._widget_data_value(field.hidden_widget(), self[name].html_initial_name)
+        try:
+            return field.clean(raw)
+        except ValidationError:
+            return raw
+
+    def user_changed(self) -> list[str]:
+        return [name for name in self.changed_data if name != "expected_version"]
+
+    def rebased_data(self, stored: Service) -> dict[str, Any]:
+        """Form data on top of ``stored``: the user's changed fields keep their input, every other field
+        (and every hidden initial) takes the stored value, and the version becomes the stored one."""
+        fresh = ServiceEditForm(instance=stored)
+        mine = set(self.user_changed())
+        data: dict[str, Any] = {"expected_version": str(stored.version)}
+        for name in services.SERVICE_EDITABLE_FIELDS:
+            bound = fresh[name]
+            value = bound.field.widget.format_value(bound.value())
+            if isinstance(value, list):  # a select formats its value as a list of selected values
+                value = value[0] if value else ""
+            stored_text = "" if value is None else str(value)
+            data[bound.html_initial_name] = stored_text
+            data[name] = self.data.get(name, "") if name in mine else stored_text
+        return data
+
+    def _post_clean(self) -> None:
+        # Model validation runs in services.service_update (full_clean there), with the same messages.
+        pass
+
+    def changes(self) -> dict[str, Any]:
+        return {name: self.cleaned_data[name] for name in services.SERVICE_EDITABLE_FIELDS}
+
+
+class DependencyAddForm(forms.Form):
+    """Declare that the service needs another service (by its Altinn II key) or a capability."""
+
+    depends_on = forms.CharField(
+        label=_("Another service"),
+        required=False,
+        max_length=80,
+        help_text=_("Service code and edition, e.g. 3906/2."),
+    )
+    capability = forms.ModelChoiceField(
+        label=_("or a platform capability"), queryset=PlatformCapability.objects.order_by("name_nb"), required=False
+    )
+    strength = forms.ChoiceField(
+        label=_("Strength"), choices=DependencyStrength.choices, initial=DependencyStrength.HARD
+    )
+    note = forms.CharField(label=_("Note"), required=False, max_length=500)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.widget.attrs.setdefault("class", "ds-input")
+
+    def clean_depends_on(self) -> Service | None:
+        value = self.cleaned_data["depends_on"].strip()
+        if not value:
+            return None
+        code, _sep, edition = value.partition("/")
+        lookup = Service.objects.filter(service_code=code.strip())
+        if edition.strip():
+            if not edition.strip().isdigit():
+                raise ValidationError(_("Write the service as code/edition, e.g. 3906/2."))
+            lookup = lookup.filter(edition_code=int(edition))
+        found = list(lookup.select_related("owner")[:2])
+        if not found:
+            raise ValidationError(_("No service %(key)s.") % {"key": value})
+        if len(found) > 1:
+            raise ValidationError(
+                _("Service %(key)s has several editions: add the edition, e.g. %(key)s/1.") % {"key": value}
+            )
+        return found[0]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if not self.errors and (cleaned.get("depends_on") is None) == (cleaned.get("capability") is None):
+            raise ValidationError(_("Name either another service or a platform capability."))
+        return cleaned
+
+    def add(self, *, service: Service, user: services.User) -> Dependency | None:
+        """Call ``services.dependency_add``; a refusal (a cycle, a duplicate) becomes a form error."""
+        try:
+            return services.dependency_add(
+                service=service,
+                depends_on_service=self.cleaned_data["depends_on"],
+                depends_on_capability=self.cleaned_data["capability"],
+                strength=self.cleaned_data["strength"],
+                note=self.cleaned_data["note"],
+                user=user,
+            )
+        except ValidationError as exc:
+            add_service_errors(
+                self, exc, field_map={"depends_on_service": "depends_on", "depends_on_capability": "capability"}
+            )
+        return None

@@ -9,7 +9,7 @@ import datetime
 import hashlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from .choices import DependencyStrength, MigrationStatus
-from .engine.graph import Readiness, ServiceNode, build_portfolio, leverage, readiness_all, waves
+from .engine.graph import Readiness, ServiceNode, WavePlan, build_portfolio, leverage, readiness_all, waves
 from .engine.history import statuses_by_day
 from .engine.lifecycle import check_transition
 from .engine.progress import forecast_report, overdue, progress
@@ -308,10 +308,17 @@ class RecomputeSummary:
 
 
 def _readiness_fingerprint(r: Readiness) -> str:
-    # repr of plain tuples of ints, strings and dates is stable across processes, unlike hash(), and
-    # several times cheaper than the dataclasses' generated repr (this runs 100,000 times).
+    """A digest of everything stored for a service's readiness (this runs 100,000 times a recompute).
+
+    Stable across processes (unlike hash()). Most services have no blockers: their verdict is a short
+    string of state and score parts, stored as it is; the rest hash the repr of plain tuples, several
+    times cheaper than the dataclasses' generated repr.
+    """
+    points = ":".join(str(p) for _, p in r.score_parts)
+    if not r.blockers and not r.capability_blocker_count and not r.service_blocker_count:
+        return f"{r.state}:{r.score}:{points}"
     blockers = tuple((b.kind, b.capability_id, b.service_id, b.path, b.planned_date, b.missing) for b in r.blockers)
-    key = repr((r.state, r.score, r.score_parts, blockers, r.capability_blocker_count, r.service_blocker_count))
+    key = repr((r.state, r.score, points, blockers, r.capability_blocker_count, r.service_blocker_count))
     return hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
 
 
@@ -329,7 +336,28 @@ def _flat_rows(rows: list[Any]) -> list[dict[str, Any]]:
     if not rows:
         return []
     names = [f.name for f in dataclasses.fields(rows[0])]
-    return [{name: getattr(row, name) for name in names} for row in rows]
+    # Only dates need converting for JSON; a generic walk over ~10,000 rows costs more than this.
+    date_names = [name for name in names if isinstance(getattr(rows[0], name), datetime.date) or name.endswith("_date")]
+    out = []
+    for row in rows:
+        item = {name: getattr(row, name) for name in names}
+        for name in date_names:
+            if item[name] is not None:
+                item[name] = item[name].isoformat()
+        out.append(item)
+    return out
+
+
+def _waves_data(plan: WavePlan) -> dict[str, Any]:
+    """JSON-ready waves, built directly: ``asdict`` would deep-copy every one of ~100,000 ids."""
+    return {
+        "waves": [
+            {"number": w.number, "service_ids": list(w.service_ids), "yearly_volume": w.yearly_volume}
+            for w in plan.waves
+        ],
+        "cycle_service_ids": list(plan.cycle_service_ids),
+        "behind_cycle_service_ids": list(plan.behind_cycle_service_ids),
+    }
 
 
 def _jsonable(value: Any) -> Any:
@@ -343,13 +371,25 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def portfolio_recompute(*, today: datetime.date | None = None) -> RecomputeSummary:
+def portfolio_recompute(
+    *, today: datetime.date | None = None, on_step: Callable[[str, float], None] | None = None
+) -> RecomputeSummary:
     """Recompute readiness, leverage, waves, progress and forecast for everything, and store them.
 
     Safe to run twice or concurrently: results are a function of the data read, every store
     overwrites, and a run that read an older revision than the stored results does not store.
+    ``on_step(name, seconds)`` is told as each phase finishes (the command prints it as progress).
     """
     started = time.perf_counter()
+    mark = started
+
+    def step(name: str) -> None:
+        nonlocal mark
+        if on_step is not None:
+            now = time.perf_counter()
+            on_step(name, now - mark)
+            mark = now
+
     today = today or timezone.localdate()
     deadline = deadline_date()
     PortfolioState.objects.get_or_create(pk=1)
@@ -358,16 +398,22 @@ def portfolio_recompute(*, today: datetime.date | None = None) -> RecomputeSumma
     revision = PortfolioState.objects.values_list("revision", flat=True).get(pk=1)
 
     services, capabilities, edges = portfolio_load()
+    step("load services, capabilities and dependencies")
     portfolio = build_portfolio(services, capabilities, edges)
     readiness = readiness_all(portfolio)
-    results = {
+    step("readiness")
+    results: dict[str, Any] = {
         PortfolioResult.Kind.LEVERAGE: _flat_rows(leverage(portfolio)),
-        PortfolioResult.Kind.WAVES: waves(portfolio).to_dict(),
-        PortfolioResult.Kind.PROGRESS: {
-            **progress(services, edges=edges, capabilities=capabilities).to_dict(),
-            "overdue": overdue(services, today),
-        },
-        PortfolioResult.Kind.FORECAST: forecast_report(
+        PortfolioResult.Kind.WAVES: _waves_data(waves(portfolio)),
+    }
+    step("leverage and waves")
+    # Progress holds only ints, strings and mappings (int keys become strings in JSON): no conversion.
+    results[PortfolioResult.Kind.PROGRESS] = {
+        **progress(services, edges=edges, capabilities=capabilities).to_dict(),
+        "overdue": overdue(services, today),
+    }
+    results[PortfolioResult.Kind.FORECAST] = _jsonable(
+        forecast_report(
             done_arrivals_load(since=today - datetime.timedelta(weeks=FORECAST_WINDOW_WEEKS + 1)),
             services,
             today=today,
@@ -375,9 +421,11 @@ def portfolio_recompute(*, today: datetime.date | None = None) -> RecomputeSumma
             weeks=FORECAST_WINDOW_WEEKS,
         ).to_dict()
         if deadline
-        else {"missing": "deadline milestone"},
-    }
+        else {"missing": "deadline milestone"}
+    )
+    step("progress and forecast")
     stored, written = _portfolio_results_store(revision=revision, readiness=readiness, results=results)
+    step("store")
     by_state: dict[str, int] = {}
     for r in readiness.values():
         by_state[r.state] = by_state.get(r.state, 0) + 1
@@ -425,7 +473,7 @@ def _portfolio_results_store(
     )
     for kind, data in results.items():
         PortfolioResult.objects.update_or_create(
-            kind=kind, defaults={"data": _jsonable(data), "revision": revision, "computed_at": now}
+            kind=kind, defaults={"data": data, "revision": revision, "computed_at": now}
         )
     PortfolioState.objects.filter(pk=1).update(computed_revision=revision, computed_at=now)
     return True, len(changed)
@@ -504,3 +552,585 @@ def progress_snapshot_backfill(*, first: datetime.date, last: datetime.date) -> 
         nodes = [dataclasses.replace(by_id[sid], status=status) for sid, status in statuses.items()]
         rows += _snapshot_rows(day, nodes, owner_codes)
     return _snapshots_store(rows)
+
+
+# --- Writes for the REST API (issue 4): creating services, editing edges and reference data ----------
+
+# Fields of a platform capability and a milestone that leads edit.
+CAPABILITY_EDITABLE_FIELDS: tuple[str, ...] = (
+    "key",
+    "name_nb",
+    "name_en",
+    "description",
+    "status",
+    "planned_date",
+    "delivered_date",
+)
+MILESTONE_EDITABLE_FIELDS: tuple[str, ...] = ("key", "name_nb", "name_en", "date", "is_deadline", "description")
+OWNER_EDITABLE_FIELDS: tuple[str, ...] = (
+    "code",
+    "name_nb",
+    "name_nn",
+    "name_en",
+    "orgnr",
+    "homepage",
+    "contact_email",
+    "active",
+)
+
+
+class StaleDependencyError(StaleVersionError):
+    """Someone else changed (or re-declared) this dependency edge since the caller read it."""
+
+    def __init__(self, *, expected: int, current: int) -> None:
+        super().__init__(expected=expected, current=current)
+        self.args = (
+            _("This dependency was changed by someone else (you edited version %(expected)s, it is now %(current)s).")
+            % {"expected": expected, "current": current},
+        )
+
+
+class StaleCapabilityError(StaleVersionError):
+    """Someone else changed this platform capability since the caller read it."""
+
+    def __init__(self, *, expected: int, current: int) -> None:
+        super().__init__(expected=expected, current=current)
+        self.args = (
+            _("This capability was changed by someone else (you edited version %(expected)s, it is now %(current)s).")
+            % {"expected": expected, "current": current},
+        )
+
+
+def _require_lead(user: User) -> None:
+    from .selectors import user_is_lead
+
+    if user is not None and not user_is_lead(user):
+        raise PermissionDenied(_("Only project leads may change this."))
+
+
+def _refuse_unknown(data: Mapping[str, Any], allowed: tuple[str, ...] | set[str]) -> None:
+    unknown = set(data) - set(allowed)
+    if unknown:
+        raise ValidationError(_("These fields cannot be edited here: %(f)s.") % {"f": ", ".join(sorted(unknown))})
+
+
+@transaction.atomic
+def service_create(*, data: Mapping[str, Any], user: User = None) -> Service:
+    """Add a service edition (status "not started", version 1) to the catalog.
+
+    ``data`` holds ``service_code``, ``edition_code``, ``owner`` (a ServiceOwner) and any of
+    SERVICE_EDITABLE_FIELDS. The edit rule is the one for changes: an editor creates services only for
+    their own organisation, a lead for any. A natural key that exists already is a ValidationError,
+    also when a concurrent request inserted it first.
+    """
+    from django.db import IntegrityError
+
+    _refuse_unknown(data, {*SERVICE_EDITABLE_FIELDS, "owner", "service_code", "edition_code"})
+    owner = data.get("owner")
+    if owner is None:
+        raise ValidationError({"owner": _("A service needs an owner.")})
+    if user is not None and not user_can_edit_owner(user, owner.pk):
+        raise PermissionDenied(_("You may only create services for your own organisation."))
+    service = Service(**data)
+    service.full_clean(exclude=["version"])
+    try:
+        with transaction.atomic():
+            service.save()
+    except IntegrityError:
+        message = _("Service %(code)s edition %(edition)s already exists.") % {
+            "code": service.service_code,
+            "edition": service.edition_code,
+        }
+        raise ValidationError({"edition_code": ValidationError(message, code="unique")}) from None
+    _portfolio_changed()
+    return service
+
+
+@transaction.atomic
+def dependency_update(
+    *, dependency: Dependency, data: Mapping[str, Any], user: User = None, expected_version: int | None = None
+) -> Dependency:
+    """Change an edge's strength or note (its ends are fixed: remove it and add another instead).
+
+    Compare-and-set on the edge's ``version`` under a row lock. Making a service edge hard is checked
+    for cycles like a new hard edge; a strength change bumps the dependent service's version, because
+    its readiness may change, and queues a recompute. A note alone changes neither.
+    """
+    _require_edit(user, dependency.service)
+    _refuse_unknown(data, ("strength", "note"))
+    locked = Dependency.objects.select_for_update().get(pk=dependency.pk)
+    if expected_version is not None and locked.version != expected_version:
+        raise StaleDependencyError(expected=expected_version, current=locked.version)
+    strength = data.get("strength", locked.strength)
+    if strength not in DependencyStrength.values:
+        raise ValidationError({"strength": _("Unknown strength %(s)r.") % {"s": strength}})
+    note = data.get("note", locked.note)
+    strength_changed = strength != locked.strength
+    locked.strength, locked.note = strength, note
+    locked.full_clean(exclude=["version", "service", "depends_on_service", "depends_on_capability"])
+    if strength_changed and strength == DependencyStrength.HARD and locked.depends_on_service_id is not None:
+        _lock_dependency_graph()
+        path = _find_path(locked.depends_on_service_id, locked.service_id)
+        if path is not None:
+            by_id = Service.objects.in_bulk([locked.service_id, *path])
+            raise DependencyCycleError([by_id[locked.service_id], *(by_id[pk] for pk in path)])
+    Dependency.objects.filter(pk=locked.pk).update(strength=strength, note=note, version=F("version") + 1)
+    if strength_changed:
+        Service.objects.filter(pk=locked.service_id).update(version=F("version") + 1, updated_at=timezone.now())
+        _portfolio_changed()
+    dependency.refresh_from_db()
+    return dependency
+
+
+@transaction.atomic
+def dependency_delete(*, dependency: Dependency, user: User = None, expected_version: int | None = None) -> None:
+    """``dependency_remove`` with a compare-and-set on the edge's version, for callers that read it first."""
+    _require_edit(user, dependency.service)
+    locked = Dependency.objects.select_for_update().select_related("service").get(pk=dependency.pk)
+    if expected_version is not None and locked.version != expected_version:
+        raise StaleDependencyError(expected=expected_version, current=locked.version)
+    dependency_remove(dependency=locked, user=user)
+
+
+def _capability_apply(capability: PlatformCapability, data: Mapping[str, Any]) -> None:
+    """Set fields and keep the delivered date consistent with the roadmap status.
+
+    Moving to "delivered" without a date records today; moving away from it clears the date.
+    """
+    from .choices import CapabilityStatus
+
+    for field, value in data.items():
+        setattr(capability, field, value)
+    if "delivered_date" not in data:
+        if capability.status == CapabilityStatus.DELIVERED and capability.delivered_date is None:
+            capability.delivered_date = timezone.localdate()
+        elif capability.status != CapabilityStatus.DELIVERED:
+            capability.delivered_date = None
+
+
+@transaction.atomic
+def capability_create(*, data: Mapping[str, Any], user: User = None) -> PlatformCapability:
+    """Add a platform capability to the roadmap (leads only)."""
+    _require_lead(user)
+    _refuse_unknown(data, CAPABILITY_EDITABLE_FIELDS)
+    capability = PlatformCapability()
+    _capability_apply(capability, data)
+    capability.full_clean(exclude=["version"])
+    capability.save()
+    _portfolio_changed()
+    return capability
+
+
+@transaction.atomic
+def capability_update(
+    *,
+    capability: PlatformCapability,
+    data: Mapping[str, Any],
+    user: User = None,
+    expected_version: int | None = None,
+) -> PlatformCapability:
+    """Edit a capability with a compare-and-set on ``version`` (leads only); queues a recompute, since a
+    delivery or a new planned date changes readiness and slip impact across the portfolio."""
+    _require_lead(user)
+    _refuse_unknown(data, CAPABILITY_EDITABLE_FIELDS)
+    _capability_apply(capability, data)
+    capability.full_clean(exclude=["version"])
+    version = capability.version if expected_version is None else expected_version
+    fields = {name: getattr(capability, name) for name in CAPABILITY_EDITABLE_FIELDS}
+    changed = PlatformCapability.objects.filter(pk=capability.pk, version=version).update(
+        **fields, version=F("version") + 1, updated_at=timezone.now()
+    )
+    if changed == 0:
+        current = PlatformCapability.objects.filter(pk=capability.pk).values_list("version", flat=True).first()
+        raise StaleCapabilityError(expected=version, current=current or 0)
+    _portfolio_changed()
+    capability.refresh_from_db()
+    return capability
+
+
+@transaction.atomic
+def capability_delete(
+    *, capability: PlatformCapability, user: User = None, expected_version: int | None = None
+) -> None:
+    """Remove a capability and the dependency edges on it (leads only); the services that needed it get
+    a new version, as when one of their edges is removed."""
+    _require_lead(user)
+    locked = PlatformCapability.objects.select_for_update().get(pk=capability.pk)
+    if expected_version is not None and locked.version != expected_version:
+        raise StaleCapabilityError(expected=expected_version, current=locked.version)
+    dependents = Dependency.objects.filter(depends_on_capability=locked).values("service_id")
+    Service.objects.filter(pk__in=dependents).update(version=F("version") + 1, updated_at=timezone.now())
+    locked.delete()
+    _portfolio_changed()
+
+
+@transaction.atomic
+def milestone_save(*, data: Mapping[str, Any], milestone: Any = None, user: User = None) -> Any:
+    """Create (``milestone=None``) or edit a programme milestone (leads only).
+
+    Marking one milestone as the deadline unmarks the previous one in the same transaction, since
+    forecasts are measured against exactly one. Queues a recompute: the forecast reads the deadline.
+    """
+    from .models import Milestone
+
+    _require_lead(user)
+    _refuse_unknown(data, MILESTONE_EDITABLE_FIELDS)
+    milestone = milestone if milestone is not None else Milestone()
+    for field, value in data.items():
+        setattr(milestone, field, value)
+    if milestone.is_deadline:
+        Milestone.objects.select_for_update().filter(is_deadline=True).exclude(pk=milestone.pk).update(
+            is_deadline=False
+        )
+    milestone.full_clean()
+    milestone.save()
+    _portfolio_changed()
+    return milestone
+
+
+@transaction.atomic
+def milestone_delete(*, milestone: Any, user: User = None) -> None:
+    """Remove a milestone (leads only); the forecast falls back to the latest remaining one."""
+    _require_lead(user)
+    milestone.delete()
+    _portfolio_changed()
+
+
+@transaction.atomic
+def owner_save(*, data: Mapping[str, Any], owner: Any = None, user: User = None) -> Any:
+    """Create (``owner=None``) or edit a service-owning organisation (leads only)."""
+    from .models import ServiceOwner
+
+    _require_lead(user)
+    _refuse_unknown(data, OWNER_EDITABLE_FIELDS)
+    owner = owner if owner is not None else ServiceOwner()
+    for field, value in data.items():
+        setattr(owner, field, value)
+    owner.full_clean()
+    owner.save()
+    return owner
+
+
+@transaction.atomic
+def owner_delete(*, owner: Any, user: User = None) -> None:
+    """Remove an organisation that owns no services (leads only); its memberships go with it."""
+    _require_lead(user)
+    count = Service.objects.filter(owner=owner).count()
+    if count:
+        raise ValidationError(
+            _("%(owner)s still owns %(count)s services; move them to another organisation first.")
+            % {"owner": owner.code, "count": count},
+            code="protected",
+        )
+    owner.delete()
+
+
+@transaction.atomic
+def api_token_rotate(*, user: AbstractBaseUser) -> Any:
+    """Give the user a new API token, revoking the one they had: the key is shown once, to them."""
+    from rest_framework.authtoken.models import Token
+
+    Token.objects.filter(user=user).delete()
+    return Token.objects.create(user=user)
+
+
+def api_token_revoke(*, user: AbstractBaseUser) -> bool:
+    """Revoke the user's API token; False when they had none."""
+    from rest_framework.authtoken.models import Token
+
+    deleted, _details = Token.objects.filter(user=user).delete()
+    return bool(deleted)
+
+
+# --- Weekly e-mail reports: digests computed once a week, a ledger claimed with compare-and-set -------
+
+# This section's imports stay with it: it was appended to a module several people edit.
+import secrets  # noqa: E402
+from collections.abc import Iterable, Sequence  # noqa: E402
+
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.core.mail.backends.base import BaseEmailBackend  # noqa: E402
+from django.db.models import Q  # noqa: E402
+from django.db.models.query import QuerySet  # noqa: E402
+
+from . import emails  # noqa: E402
+from .models import ReportLanguage, ReportPreference, WeeklyReportDelivery, WeeklyReportDigest  # noqa: E402
+from .reports import (  # noqa: E402
+    OwnerSection,
+    ProgrammeSection,
+    Recipient,
+    ReportWeek,
+    WeekDigests,
+    WeeklyReport,
+    from_jsonable,
+    to_jsonable,
+    week_digests,
+    weekly_report,
+)
+from .selectors import weekly_report_inputs_load, weekly_report_recipients  # noqa: E402
+
+# A claim older than this belongs to a delivery that died (worker killed, machine lost) and may be taken
+# over. Well above the delivery task's hard time limit, so a live delivery never loses its claim.
+WEEKLY_CLAIM_TIMEOUT = datetime.timedelta(minutes=15)
+# Attempts per recipient and week (the first send and every retry, across fan-outs) before giving up.
+WEEKLY_MAX_ATTEMPTS = 6
+
+
+class DeliveryOutcome:
+    SENT = "sent"
+    ALREADY_SENT = "already_sent"
+    IN_PROGRESS = "in_progress"  # another delivery holds a live claim
+    GAVE_UP = "gave_up"  # WEEKLY_MAX_ATTEMPTS reached
+    NOT_A_RECIPIENT = "not_a_recipient"  # opted out, no address, inactive, or no longer a member or lead
+
+
+def _weekly_digests_decode(week: ReportWeek, rows: QuerySet[WeeklyReportDigest]) -> WeekDigests:
+    programme, owners, blocked = None, {}, {}
+    for row in rows:
+        if row.scope == WeeklyReportDigest.Scope.PROGRAMME:
+            programme = from_jsonable(ProgrammeSection, row.data)
+        elif row.owner_id is not None:
+            owners[row.owner_id] = from_jsonable(OwnerSection, row.data)
+            blocked[row.owner_id] = tuple(row.blocked_service_ids)
+    return WeekDigests(week=week, programme=programme, owners=owners, blocked=blocked)
+
+
+def weekly_report_digests(
+    *,
+    week: ReportWeek,
+    owner_ids: Iterable[int] | None = None,
+    programme: bool = True,
+    store: bool = True,
+    today: datetime.date | None = None,
+) -> WeekDigests:
+    """The week's sections: the stored ones, or else built once from the history.
+
+    ``owner_ids=None`` asks for every organisation. A complete week's freshly built digests are stored
+    (``store=False`` only previews) with insert-or-ignore, so concurrent builders keep the first
+    one's figures and every later reader, retry included, renders exactly those. Queries: one read;
+    after a build also the loader's nine, the insert and a re-read.
+    """
+    today = today or timezone.localdate()
+    wanted = None if owner_ids is None else set(owner_ids)
+    rows = WeeklyReportDigest.objects.filter(iso_week=week.label)
+    if wanted is not None:
+        scope = Q(scope=WeeklyReportDigest.Scope.OWNER, owner_id__in=wanted)
+        if programme:
+            scope |= Q(scope=WeeklyReportDigest.Scope.PROGRAMME)
+        rows = rows.filter(scope)
+    stored = _weekly_digests_decode(week, rows)
+    # The programme row is written together with every owner's, so it marks a complete build.
+    has_owners = stored.programme is not None if wanted is None else wanted <= set(stored.owners)
+    if has_owners and (stored.programme is not None or not programme):
+        return stored
+
+    built = week_digests(weekly_report_inputs_load(week=week, today=today))
+    if store and week.is_complete(today):
+        now = timezone.now()
+        new_rows = [
+            WeeklyReportDigest(
+                iso_week=week.label,
+                scope=WeeklyReportDigest.Scope.PROGRAMME,
+                data=to_jsonable(built.programme),
+                blocked_service_ids=sorted({sid for ids in built.blocked.values() for sid in ids}),
+                built_at=now,
+            ),
+            *(
+                WeeklyReportDigest(
+                    iso_week=week.label,
+                    scope=WeeklyReportDigest.Scope.OWNER,
+                    owner_id=owner_id,
+                    data=to_jsonable(section),
+                    blocked_service_ids=list(built.blocked.get(owner_id, ())),
+                    built_at=now,
+                )
+                for owner_id, section in sorted(built.owners.items())
+            ),
+        ]
+        # Rows go in owner order in one transaction: a concurrent builder waits on the first row this
+        # one holds and then finds every row taken, so a week's digests all come from one build.
+        with transaction.atomic():
+            WeeklyReportDigest.objects.bulk_create(new_rows, batch_size=500, ignore_conflicts=True)
+        return _weekly_digests_decode(week, rows.all())
+    if wanted is None:
+        return built
+    return dataclasses.replace(
+        built,
+        programme=built.programme if programme else None,
+        owners={owner_id: s for owner_id, s in built.owners.items() if owner_id in wanted},
+    )
+
+
+def weekly_reports_prepare(*, week: ReportWeek, today: datetime.date | None = None) -> list[int]:
+    """Build and store the week's digests (once), and return the recipients whose report is not sent yet."""
+    if not WeeklyReportDigest.objects.filter(iso_week=week.label, scope=WeeklyReportDigest.Scope.PROGRAMME).exists():
+        weekly_report_digests(week=week, today=today)
+    return [recipient.user_id for recipient in weekly_report_recipients(unsent_week=week.label)]
+
+
+def weekly_reports_build(
+    *,
+    week: ReportWeek,
+    recipients: Sequence[Recipient] | None = None,
+    store: bool = False,
+    today: datetime.date | None = None,
+) -> list[tuple[Recipient, WeeklyReport]]:
+    """(recipient, report) for every recipient (or those given), from one read of the week's digests."""
+    recipients = weekly_report_recipients() if recipients is None else recipients
+    digests = weekly_report_digests(week=week, store=store, today=today)
+    return [(r, weekly_report(r, week, programme=digests.programme, owners=digests.owners)) for r in recipients]
+
+
+def weekly_report_claim(
+    *, recipient_id: int, iso_week: str, kind: str, now: datetime.datetime | None = None
+) -> WeeklyReportDelivery | None:
+    """Claim the right to send ``recipient_id`` the report for ``iso_week``; None when it is not ours to send.
+
+    Insert-or-claim: the first delivery inserts the ledger row (the unique constraint lets exactly
+    one insert win); later ones may take the row over only with a compare-and-set from ``failed``,
+    or from a ``claimed`` older than WEEKLY_CLAIM_TIMEOUT, and only below WEEKLY_MAX_ATTEMPTS.
+    """
+    from django.db import IntegrityError
+
+    now = now or timezone.now()
+    token = secrets.token_hex(16)
+    try:
+        with transaction.atomic():
+            return WeeklyReportDelivery.objects.create(
+                recipient_id=recipient_id,
+                iso_week=iso_week,
+                kind=kind,
+                status=WeeklyReportDelivery.Status.CLAIMED,
+                message_id=emails.message_id_for(user_id=recipient_id, iso_week=iso_week),
+                claim_token=token,
+                attempts=1,
+                created_at=now,
+                claimed_at=now,
+            )
+    except IntegrityError:
+        pass
+    taken = WeeklyReportDelivery.objects.filter(
+        Q(status=WeeklyReportDelivery.Status.FAILED)
+        | Q(status=WeeklyReportDelivery.Status.CLAIMED, claimed_at__lt=now - WEEKLY_CLAIM_TIMEOUT),
+        recipient_id=recipient_id,
+        iso_week=iso_week,
+        attempts__lt=WEEKLY_MAX_ATTEMPTS,
+    ).update(status=WeeklyReportDelivery.Status.CLAIMED, claim_token=token, claimed_at=now, attempts=F("attempts") + 1)
+    if not taken:
+        return None
+    return WeeklyReportDelivery.objects.get(recipient_id=recipient_id, iso_week=iso_week)
+
+
+def weekly_report_mark_sent(
+    *, delivery: WeeklyReportDelivery, content_hash: str, now: datetime.datetime | None = None
+) -> bool:
+    """Record the send if this attempt still holds the claim; False means another attempt took it over."""
+    return bool(
+        WeeklyReportDelivery.objects.filter(
+            pk=delivery.pk, claim_token=delivery.claim_token, status=WeeklyReportDelivery.Status.CLAIMED
+        ).update(
+            status=WeeklyReportDelivery.Status.SENT,
+            sent_at=now or timezone.now(),
+            content_hash=content_hash,
+            last_error="",
+        )
+    )
+
+
+def weekly_report_mark_failed(*, delivery: WeeklyReportDelivery, error: str) -> bool:
+    """Release the claim as ``failed`` (a retry may take it over), keeping the error for the admin."""
+    return bool(
+        WeeklyReportDelivery.objects.filter(
+            pk=delivery.pk, claim_token=delivery.claim_token, status=WeeklyReportDelivery.Status.CLAIMED
+        ).update(status=WeeklyReportDelivery.Status.FAILED, last_error=error[:2000])
+    )
+
+
+def weekly_report_deliver(
+    *,
+    user_id: int,
+    iso_week: str,
+    connection: BaseEmailBackend | None = None,
+    today: datetime.date | None = None,
+) -> str:
+    """Send one recipient's report for one week, at most once: claim, render, send, mark (a DeliveryOutcome).
+
+    A failure marks the row failed and re-raises, so the task retries with backoff; the retry renders
+    the same stored digests under the same Message-ID and Date. Queries, whatever the recipient's
+    organisations: the recipient (two), the claim (one to three), the digests (one), the mark (one).
+    """
+    week = ReportWeek.parse(iso_week)
+    found = weekly_report_recipients(user_ids=[user_id])
+    if not found:
+        return DeliveryOutcome.NOT_A_RECIPIENT
+    recipient = found[0]
+    delivery = weekly_report_claim(recipient_id=user_id, iso_week=week.label, kind=recipient.kind)
+    if delivery is None:
+        status = (
+            WeeklyReportDelivery.objects.filter(recipient_id=user_id, iso_week=week.label)
+            .values_list("status", flat=True)
+            .first()
+        )
+        if status == WeeklyReportDelivery.Status.SENT:
+            return DeliveryOutcome.ALREADY_SENT
+        if status == WeeklyReportDelivery.Status.CLAIMED:
+            return DeliveryOutcome.IN_PROGRESS
+        return DeliveryOutcome.GAVE_UP
+    try:
+        digests = weekly_report_digests(
+            week=week, owner_ids=recipient.owner_ids, programme=recipient.is_lead, today=today
+        )
+        report = weekly_report(recipient, week, programme=digests.programme, owners=digests.owners)
+        rendered = emails.weekly_report_render(report)
+        emails.weekly_report_message(
+            report,
+            rendered,
+            to=recipient.email,
+            message_id=delivery.message_id,
+            date=delivery.created_at,
+            connection=connection,
+        ).send()
+    except Exception as exc:
+        weekly_report_mark_failed(delivery=delivery, error=f"{type(exc).__name__}: {exc}")
+        raise
+    if not weekly_report_mark_sent(delivery=delivery, content_hash=rendered.content_hash):
+        logger.warning(
+            "Weekly report %s for user %s was sent after its claim was taken over; a second copy with "
+            "Message-ID %s may follow.",
+            week.label,
+            user_id,
+            delivery.message_id,
+        )
+    return DeliveryOutcome.SENT
+
+
+@transaction.atomic
+def report_preferences_update(*, user: AbstractBaseUser, receive_weekly: bool, language: str) -> ReportPreference:
+    """Save whether the user receives the weekly report, and in which language."""
+    if language not in ReportLanguage.values:
+        raise ValidationError({"language": _("Unknown language %(language)r.") % {"language": language}})
+    preference, _created = ReportPreference.objects.update_or_create(
+        user=user, defaults={"receive_weekly": receive_weekly, "language": language}
+    )
+    return preference
+
+
+@transaction.atomic
+def report_unsubscribe(*, user_id: int) -> bool:
+    """Stop the weekly report (the signed link's action; idempotent). False when there is no such user."""
+    if not get_user_model().objects.filter(pk=user_id).exists():
+        return False
+    ReportPreference.objects.update_or_create(user_id=user_id, defaults={"receive_weekly": False})
+    return True
+
+
+# --- Web UI: the remembered language -------------------------------------------------------------------
+
+
+def user_language_set(*, user: AbstractBaseUser, language: str) -> None:
+    """Remember the user's language for pages and the weekly e-mail (one preference, one row)."""
+    from .models import ReportLanguage, ReportPreference
+
+    if language not in ReportLanguage.values:
+        raise ValidationError({"language": _("Unknown language %(language)r.") % {"language": language}})
+    ReportPreference.objects.update_or_create(user=user, defaults={"language": language})

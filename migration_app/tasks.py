@@ -86,3 +86,72 @@ def _enqueue_recompute_if_idle() -> None:
 def recompute_portfolio_request() -> None:
     """Ask for a recompute once the current transaction commits; a rollback queues nothing."""
     transaction.on_commit(_enqueue_recompute_if_idle)
+
+
+# --- Weekly e-mail reports: a scheduler fans out one delivery per recipient --------------------------
+
+# A delivery renders one report and talks to one SMTP server: seconds. The hard limit stays far below
+# services.WEEKLY_CLAIM_TIMEOUT, so a claim is never taken over from a delivery that is still running.
+WEEKLY_DELIVER_SOFT_LIMIT = 120
+WEEKLY_DELIVER_HARD_LIMIT = 180
+# A delivery still queued after this long is dropped; the hourly catch-up queues a fresh one.
+WEEKLY_DELIVER_EXPIRES = 6 * 3600
+
+
+@shared_task(
+    name="migration_app.weekly_reports_fan_out",
+    # Harmless twice: a second run queues deliveries that the ledger turns away.
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=RECOMPUTE_SOFT_LIMIT,
+    time_limit=RECOMPUTE_HARD_LIMIT,
+    autoretry_for=(Exception,),
+    max_retries=3,
+    retry_backoff=60,
+    retry_jitter=True,
+)
+def weekly_reports_fan_out(iso_week: str | None = None) -> dict:
+    """Queue one delivery per recipient whose report for ``iso_week`` is not sent yet.
+
+    The default week is the last complete one, so the Monday run and every catch-up run later in the
+    week target the same week. The week's digests are built and stored here first, once.
+    """
+    from django.utils import timezone
+
+    from .reports import ReportWeek
+    from .services import weekly_reports_prepare
+
+    week = ReportWeek.parse(iso_week) if iso_week else ReportWeek.due(timezone.localdate())
+    pending = weekly_reports_prepare(week=week)
+    failed = 0
+    for user_id in pending:
+        try:
+            weekly_report_deliver.apply_async((user_id, week.label), expires=WEEKLY_DELIVER_EXPIRES)
+        except Exception:
+            failed += 1
+            logger.exception("Could not queue the weekly report %s for user %s.", week.label, user_id)
+    if failed:
+        # Retry the fan-out (with backoff): what was queued is turned away by the ledger if already sent.
+        raise RuntimeError(f"could not queue {failed} of {len(pending)} weekly report deliveries")
+    return {"week": week.label, "queued": len(pending)}
+
+
+@shared_task(
+    name="migration_app.weekly_report_deliver",
+    # Harmless twice: the ledger's claim lets one run send and turns the other away.
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=WEEKLY_DELIVER_SOFT_LIMIT,
+    time_limit=WEEKLY_DELIVER_HARD_LIMIT,
+    autoretry_for=(Exception,),
+    # Five attempts here (1, 2, 4, 8 minutes apart, with jitter) leave the ledger's sixth to a catch-up run.
+    max_retries=4,
+    retry_backoff=60,
+    retry_backoff_max=3600,
+    retry_jitter=True,
+)
+def weekly_report_deliver(user_id: int, iso_week: str) -> str:
+    """Send ``user_id`` the report for ``iso_week`` unless it is sent or being sent; returns the outcome."""
+    from .services import weekly_report_deliver as deliver
+
+    return deliver(user_id=user_id, iso_week=iso_week)

@@ -143,3 +143,17 @@ def test_backfill_replays_history_for_past_days(owner, time_machine):
     assert done == {datetime.date(2026, 11, d): (1 if d >= 5 else 0) for d in range(1, 7)}
     nov_3 = ProgressSnapshot.objects.get(scope="overall", day=datetime.date(2026, 11, 3))
     assert nov_3.by_status["development"] == [1, 7]
+
+
+def test_recompute_command_prints_phases_and_a_summary(small_portfolio):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out, err = StringIO(), StringIO()
+    call_command("recompute", "--today", "2026-11-28", stdout=out, stderr=err)
+    assert "Recomputed 4 services and 4 dependencies" in out.getvalue()
+    assert "blocked 2" in out.getvalue()
+    assert "Progress snapshot: 4 rows for 2026-11-28" in out.getvalue()
+    for phase in ("load services", "readiness", "leverage and waves", "progress and forecast", "store"):
+        assert phase in err.getvalue()

@@ -43,20 +43,20 @@ def test_pages_send_anonymous_visitors_to_login(client, db, url):
     assert response["Location"] == f"/accounts/login/?next={url}"
 
 
-def test_root_redirects_to_the_catalog(member_client):
+def test_root_sends_a_member_of_one_organisation_to_its_page(member_client):
     response = member_client.get("/")
     assert response.status_code == 302
-    assert response["Location"] == LIST_URL
+    assert response["Location"] == "/organisations/skd/"
 
 
-def test_login_page_signs_in_and_lands_on_the_catalog(client, db):
+def test_login_page_signs_in_and_lands_on_the_home_page(client, db):
     UserFactory(username="kari")
     page = client.get("/accounts/login/")
     assert page.status_code == 200
     assert b'name="password"' in page.content
     response = client.post("/accounts/login/", {"username": "kari", "password": "correct horse battery staple"})
     assert response.status_code == 302
-    assert response["Location"] == LIST_URL
+    assert response["Location"] == "/"
 
 
 def test_wrong_password_is_refused_with_a_message(client, db):
@@ -285,12 +285,13 @@ def test_catalog_query_count_is_constant(member_client, django_assert_num_querie
     for n in (5, 50):
         create(n)
         # 1 session, 2 user, 3 count for the paginator, 4 the page of rows with owners joined,
-        # 5 the owners offered in the filter.
-        with django_assert_num_queries(5):
+        # 5 the owners offered in the filter, 6 the capabilities offered in the filter.
+        with django_assert_num_queries(6):
             response = member_client.get(LIST_URL, {"sort": "-volume"})
         assert response.status_code == 200
-        # 1 session, 2 user, 3 the owner codes checked by the filter, 4 count, 5 rows, 6 the owners offered.
-        with django_assert_num_queries(6):
+        # 1 session, 2 user, 3 the owner codes checked by the filter, 4 count, 5 rows, 6 the owners offered,
+        # 7 the capabilities offered.
+        with django_assert_num_queries(7):
             member_client.get(LIST_URL, {"owner": "skd", "status": MigrationStatus.NOT_STARTED, "q": "Skjema"})
         # htmx: 1 session, 2 user, 3 count, 4 rows (no filter form in the fragment).
         with django_assert_num_queries(4):
@@ -361,8 +362,9 @@ def test_detail_query_count_is_constant(member_client, django_assert_num_queries
         # 1 session, 2 user, 3 the service with its owner, 4 what it needs (services with owners, and
         # capabilities), 5 who depends on it (with owners), 6 the status history with who changed it,
         # readiness: 7 the stored row, 8 the services its blockers name (with owners), 9 the
-        # capabilities they name, 10 the freshness row.
-        with django_assert_num_queries(10):
+        # capabilities they name, 10 the freshness row, 11 is the user a lead, 12 the user's memberships
+        # (may they edit: a viewer here, so no edit controls and no capability list for the add form).
+        with django_assert_num_queries(12):
             response = member_client.get(f"/services/{tax.pk}/")
         assert response.status_code == 200
 
@@ -389,7 +391,7 @@ def test_staff_see_links_to_change_status_and_edit(client, web):
     staff = UserFactory(username="staff", is_staff=True)
     client.force_login(staff)
     content = client.get(f"/services/{web['tax'].pk}/").content.decode()
-    assert f"/admin/migration_app/service/{web['tax'].pk}/change-status/" in content
+    assert f"/admin/migration_app/service/{web['tax'].pk}/change/" in content
 
 
 # --- The programme ---------------------------------------------------------------------------------
@@ -397,8 +399,9 @@ def test_staff_see_links_to_change_status_and_edit(client, web):
 
 def test_programme_lists_the_milestones(member_client, django_assert_num_queries):
     Milestone.objects.create(key="kickoff", name_nb="Oppstart", name_en="Kick-off", date=datetime.date(2023, 1, 9))
-    # 1 session, 2 user, 3 milestones, 4 stored results (none yet), 5 the freshness row.
-    with django_assert_num_queries(5):
+    # 1 session, 2 user, 3 milestones, 4 stored results (none yet), 5 the freshness row, 6 the overall
+    # snapshots for the burn-up, 7 this week's status changes.
+    with django_assert_num_queries(7):
         response = member_client.get("/programme/")
     content = response.content.decode()
     assert response.status_code == 200
@@ -456,8 +459,9 @@ def test_programme_shows_progress_leverage_and_forecast(member_client, owner, dj
     ServiceFactory(owner=owner, status=MigrationStatus.IN_PRODUCTION, yearly_volume=700)
     services.portfolio_recompute()
     # 1 session, 2 user, 3 milestones, 4 stored results, 5 owners named in progress, 6 capabilities
-    # named in leverage, 7 services named in leverage (none here, so skipped), 7 the freshness row.
-    with django_assert_num_queries(7):
+    # named in leverage, 7 services named in leverage (none here, so skipped), 7 the freshness row,
+    # 8 the overall snapshots for the burn-up, 9 this week's status changes.
+    with django_assert_num_queries(9):
         response = member_client.get("/programme/")
     overview = response.context["overview"]
     assert overview.overall["done_count"] == 1 and overview.overall["total_count"] == 4

@@ -73,6 +73,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_filters",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "migration_app",
 ]
 
@@ -138,7 +142,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "migration_app:service_list"
+LOGIN_REDIRECT_URL = "migration_app:home"
 LOGOUT_REDIRECT_URL = "login"
 
 # --- Language and time -------------------------------------------------------------------------
@@ -202,6 +206,96 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "migration_app.progress_snapshot_take",
         "schedule": crontab(minute=15, hour="0,23"),
         "options": {"expires": 6 * 3600},
+    },
+    # The weekly e-mail report for the week that just ended, Monday 07:00 (CELERY_TIMEZONE, Oslo by
+    # default): one delivery task per recipient. Expires before the catch-up runs would overlap it.
+    "weekly-reports-monday": {
+        "task": "migration_app.weekly_reports_fan_out",
+        "schedule": crontab(minute=0, hour=7, day_of_week="mon"),
+        "options": {"expires": 3 * 3600},
+    },
+    # Catch-up: the same fan-out hourly from 07:30 to 20:30 every day. It queues only recipients whose
+    # report for the last complete week is not sent, so a Monday missed while workers or the mail
+    # server were down goes out later the same week instead of being skipped; otherwise it does nothing.
+    "weekly-reports-catch-up": {
+        "task": "migration_app.weekly_reports_fan_out",
+        "schedule": crontab(minute=30, hour="7-20"),
+        "options": {"expires": 50 * 60},
+    },
+}
+
+# --- REST API (docs/api.md) ---------------------------------------------------------------------------
+THROTTLE_RATE_UNITS = {"s", "sec", "second", "m", "min", "minute", "h", "hour", "d", "day"}
+
+
+def env_rate(name: str, default: str) -> str:
+    """A DRF throttle rate such as "60/minute"; a typo would otherwise only fail on the first request."""
+    raw = env_str(name, default).strip()
+    count, _slash, unit = raw.partition("/")
+    if not count.isdigit() or unit not in THROTTLE_RATE_UNITS:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a rate; use e.g. 60/minute, 10/second or 5000/hour.")
+    return raw
+
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Token first: its WWW-Authenticate header turns an anonymous request into 401 rather than 403.
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "migration_app.api.renderers.ORJSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "migration_app.api.pagination.PagePagination",
+    "PAGE_SIZE": 100,
+    # Rates are per client (token user, or address when anonymous), counted in the default cache.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "migration_app.api.throttles.AnonThrottle",
+        "migration_app.api.throttles.UserThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env_rate("API_THROTTLE_ANON", "60/minute"),
+        "user": env_rate("API_THROTTLE_USER", "1200/minute"),
+    },
+    # How many reverse proxies append to X-Forwarded-For; 0 trusts only REMOTE_ADDR, so an anonymous
+    # client cannot dodge its throttle by sending a made-up X-Forwarded-For.
+    "NUM_PROXIES": env_int("NUM_PROXIES", 0),
+    "EXCEPTION_HANDLER": "migration_app.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "migration_app.api.schema.TrackerAutoSchema",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Migreringssporing API",
+    "DESCRIPTION": (
+        "The Altinn II → Altinn 3 migration tracker for project leads' scripts and dashboards: the catalog, "
+        "engine results and history. Authenticate with `Authorization: Token <key>`. Writes to services, "
+        "dependencies and capabilities need `If-Match` with the ETag you read (or `version` in the body). "
+        "Guide with curl examples: docs/api.md."
+    ),
+    "VERSION": "1.0.0",
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    # Request and response bodies as separate components: read-only fields stay out of request bodies.
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI and ReDoc from the drf-spectacular-sidecar package, served as static files: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "MigrationStatusEnum": "migration_app.choices.MigrationStatus",
+        "CapabilityStatusEnum": "migration_app.choices.CapabilityStatus",
+        "ReadinessStateEnum": "migration_app.models.ReadinessState",
+        "SnapshotScopeEnum": "migration_app.models.ProgressSnapshot.Scope",
     },
 }
 

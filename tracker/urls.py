@@ -3,12 +3,31 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from migration_app import views as migration_views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    # Sign-in restores the user's remembered language (migration_app.views.TrackerLoginView).
+    path("accounts/login/", migration_views.TrackerLoginView.as_view(), name="login"),
     # Django's LogoutView accepts POST only, so a link or a prefetch cannot sign anyone out.
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("i18n/", include("django.conf.urls.i18n")),
+    # Password reset by e-mail: Django's views with the tracker's templates (templates/registration/).
+    path("accounts/password-reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),
+    path("accounts/password-reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path(
+        "accounts/reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path("accounts/reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
+    # Django's set_language, which also stores a signed-in user's choice (remembered per user).
+    path("i18n/setlang/", migration_views.language_set, name="set_language"),
+    path("reports/", include("migration_app.report_urls")),
+    # The REST API (docs/api.md): OpenAPI schema and Swagger UI open to all, everything else signed in.
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/", include("migration_app.api.urls")),
     path("", include("migration_app.urls")),
 ]

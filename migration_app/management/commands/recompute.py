@@ -17,8 +17,10 @@ class Command(BaseCommand):
         parser.add_argument("--no-snapshot", action="store_true", help="Skip today's progress snapshot.")
 
     def handle(self, *args, today: datetime.date | None, no_snapshot: bool, **options) -> None:
-        self.stderr.write("Loading the portfolio and computing…")
-        summary = portfolio_recompute(today=today)
+        self.stderr.write("Recomputing the portfolio…")
+        summary = portfolio_recompute(
+            today=today, on_step=lambda name, seconds: self.stderr.write(f"  {name}: {seconds:.2f} s")
+        )
         states = ", ".join(f"{state} {count}" for state, count in sorted(summary.by_state.items()))
         self.stdout.write(
             f"Recomputed {summary.services} services and {summary.edges} dependencies "

@@ -1,0 +1,770 @@
+"""Representations and input validation. Serializers validate and describe (the OpenAPI schema is
+generated from them); every write they lead to goes through ``services.py``.
+
+The service representation is built by one plain function, ``service_representation``, from one row
+of ``SERVICE_COLUMNS``. The list reads those columns with ``values_list`` (no model instances: a page of
+1,000 services is the API's hot path) and a single object is turned into the same row, so a service
+looks the same in a list, alone, in a 412 and after a write.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+from django.core.exceptions import ObjectDoesNotExist
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import exceptions, serializers
+
+from .. import selectors
+from ..choices import MigrationStatus
+from ..engine.graph import BlockerKind
+from ..engine.progress import ForecastStatus
+from ..models import (
+    Dependency,
+    Milestone,
+    PlatformCapability,
+    ProgressSnapshot,
+    ReadinessState,
+    Service,
+    ServiceOwner,
+    StatusChange,
+)
+
+
+def utc_iso(value: datetime.datetime | None) -> str | None:
+    """A datetime as ISO 8601 in UTC with a ``Z``, as DRF writes it for a field in UTC.
+
+    A naive datetime is UTC: that is what the list's raw rows hold on SQLite (selectors.raw_rows),
+    where Django stores every datetime as naive UTC.
+    """
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.isoformat() + "Z"
+    text = value.astimezone(datetime.UTC).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def iso_date(value: datetime.date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+class UTCDateTimeField(serializers.DateTimeField):
+    """Datetimes in and out in UTC (``...Z``); an input without an offset is read as UTC."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("default_timezone", datetime.UTC)
+        super().__init__(**kwargs)
+
+
+# The tracker's e-mail and URL fields may be empty; plain "format: email" would declare "" invalid.
+@extend_schema_field({"anyOf": [{"type": "string", "format": "email"}, {"type": "string", "enum": [""]}]})
+class OptionalEmailField(serializers.EmailField):
+    """An e-mail address, or empty."""
+
+
+@extend_schema_field({"anyOf": [{"type": "string", "format": "uri"}, {"type": "string", "enum": [""]}]})
+class OptionalURLField(serializers.URLField):
+    """A URL, or empty."""
+
+
+class TrackerModelSerializer(serializers.ModelSerializer):
+    """ModelSerializer with every datetime in UTC, so the API never depends on the server's time zone,
+    and e-mail and URL fields documented as "or empty" (every one of them is optional)."""
+
+    serializer_field_mapping = {**serializers.ModelSerializer.serializer_field_mapping}
+    serializer_field_mapping[models.DateTimeField] = UTCDateTimeField
+    serializer_field_mapping[models.EmailField] = OptionalEmailField
+    serializer_field_mapping[models.URLField] = OptionalURLField
+
+
+def _request_user(serializer: serializers.Serializer) -> Any:
+    request = serializer.context.get("request")
+    return request.user if request is not None else None
+
+
+# --- Readiness (stored by the recompute) ----------------------------------------------------------------
+
+
+class ScorePartSerializer(serializers.Serializer):
+    label = serializers.CharField(help_text=_("lifecycle progress, planning complete or dependencies met"))
+    points = serializers.IntegerField()
+
+
+class BlockerSerializer(serializers.Serializer):
+    """One reason a service cannot move yet (see engine.graph.Blocker)."""
+
+    kind = serializers.ChoiceField(
+        choices=[BlockerKind.CAPABILITY, BlockerKind.SERVICE, BlockerKind.PLANNING, BlockerKind.CYCLE]
+    )
+    capability_id = serializers.IntegerField(allow_null=True)
+    capability_key = serializers.CharField(allow_blank=True)
+    planned_date = serializers.DateField(allow_null=True)
+    service_id = serializers.IntegerField(allow_null=True)
+    owner_id = serializers.IntegerField(allow_null=True)
+    path = serializers.ListField(
+        child=serializers.IntegerField(),
+        help_text=_("Services between this one and the blocker, nearest first; empty when direct."),
+    )
+    missing = serializers.CharField(allow_blank=True, help_text=_('For planning blockers: "target" or "target_date".'))
+
+
+class ReadinessSerializer(serializers.Serializer):
+    """Whether a service can move now, why not, and a 0–100 score that shows its working."""
+
+    state = serializers.ChoiceField(choices=ReadinessState.choices)
+    score = serializers.IntegerField(min_value=0, max_value=100)
+    parts = ScorePartSerializer(many=True)
+    blockers = BlockerSerializer(many=True, help_text=_("At most 20 dependency blockers, nearest first."))
+    capability_blocker_count = serializers.IntegerField()
+    service_blocker_count = serializers.IntegerField()
+    computed_at = UTCDateTimeField()
+
+
+BLOCKER_KEYS = ("kind", "capability_id", "capability_key", "planned_date", "service_id", "owner_id", "path", "missing")
+BLOCKER_KEY_SET = frozenset(BLOCKER_KEYS)
+BLOCKER_DEFAULTS: dict[str, Any] = {"capability_key": "", "path": [], "missing": ""}
+
+
+def _blockers(blockers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stored blockers as the API shows them. The recompute stores exactly these keys, so the list
+    passes through as it is; an older or hand-made row is completed key by key."""
+    if all(blocker.keys() == BLOCKER_KEY_SET for blocker in blockers):
+        return blockers
+    return [{key: blocker.get(key, BLOCKER_DEFAULTS.get(key)) for key in BLOCKER_KEYS} for blocker in blockers]
+
+
+def readiness_representation(
+    state: str, score: int, detail: Mapping[str, Any] | str | None, computed_at: datetime.datetime | str | None
+) -> dict[str, Any]:
+    """The stored verdict (ServiceReadiness) as the API shows it; ``detail`` as a dict or JSON text."""
+    if isinstance(detail, str):
+        detail = orjson.loads(detail)
+    detail = detail or {}
+    return {
+        "state": state,
+        "score": score,
+        "parts": [{"label": label, "points": points} for label, points in detail.get("parts", ())],
+        "blockers": _blockers(detail.get("blockers") or []),
+        "capability_blocker_count": detail.get("capability_blocker_count", 0),
+        "service_blocker_count": detail.get("service_blocker_count", 0),
+        "computed_at": utc_iso(computed_at),
+    }
+
+
+# --- Services --------------------------------------------------------------------------------------------
+
+# What a service representation is made of, as one flat row: the list reads exactly these columns.
+SERVICE_COLUMNS: tuple[str, ...] = (
+    "id",
+    "service_code",
+    "edition_code",
+    "owner__code",
+    "owner_id",
+    "name_nb",
+    "name_en",
+    "edition_name",
+    "service_type",
+    "valid_from",
+    "valid_to",
+    "yearly_volume",
+    "criticality",
+    "target",
+    "altinn3_reference",
+    "status",
+    "status_changed_at",
+    "planned_start",
+    "target_date",
+    "actual_start",
+    "actual_done",
+    "contact_name",
+    "contact_email",
+    "notes",
+    "version",
+    "created_at",
+    "updated_at",
+    "readiness__state",
+    "readiness__score",
+    "readiness__detail",
+    "readiness__computed_at",
+)
+
+
+def service_representation(row: Sequence[Any]) -> dict[str, Any]:
+    """One service as the API shows it, from a row of SERVICE_COLUMNS: model values (``service_row``)
+    or the driver's own (``selectors.raw_rows``: naive UTC datetimes on SQLite, JSON as text), with
+    the same result."""
+    (
+        pk,
+        service_code,
+        edition_code,
+        owner_code,
+        owner_id,
+        name_nb,
+        name_en,
+        edition_name,
+        service_type,
+        valid_from,
+        valid_to,
+        yearly_volume,
+        criticality,
+        target,
+        altinn3_reference,
+        status,
+        status_changed_at,
+        planned_start,
+        target_date,
+        actual_start,
+        actual_done,
+        contact_name,
+        contact_email,
+        notes,
+        version,
+        created_at,
+        updated_at,
+        readiness_state,
+        readiness_score,
+        readiness_detail,
+        readiness_computed_at,
+    ) = row
+    return {
+        "id": pk,
+        "service_code": service_code,
+        "edition_code": edition_code,
+        "owner": owner_code,
+        "owner_id": owner_id,
+        "name_nb": name_nb,
+        "name_en": name_en,
+        "edition_name": edition_name,
+        "service_type": service_type,
+        "valid_from": utc_iso(valid_from),
+        "valid_to": utc_iso(valid_to),
+        "yearly_volume": yearly_volume,
+        "criticality": criticality,
+        "target": target,
+        "altinn3_reference": altinn3_reference,
+        "status": status,
+        "status_changed_at": utc_iso(status_changed_at),
+        "planned_start": iso_date(planned_start),
+        "target_date": iso_date(target_date),
+        "actual_start": iso_date(actual_start),
+        "actual_done": iso_date(actual_done),
+        "contact_name": contact_name,
+        "contact_email": contact_email,
+        "notes": notes,
+        "version": version,
+        "created_at": utc_iso(created_at),
+        "updated_at": utc_iso(updated_at),
+        "readiness": None
+        if readiness_state is None
+        else readiness_representation(readiness_state, readiness_score, readiness_detail, readiness_computed_at),
+    }
+
+
+def service_row(service: Service) -> tuple[Any, ...]:
+    """A loaded Service as a row of SERVICE_COLUMNS (its owner and readiness are read if not joined)."""
+    try:
+        readiness = service.readiness
+    except ObjectDoesNotExist:
+        readiness = None
+    row: list[Any] = []
+    for column in SERVICE_COLUMNS:
+        if column == "owner__code":
+            row.append(service.owner.code)
+        elif column.startswith("readiness__"):
+            row.append(getattr(readiness, column.removeprefix("readiness__")) if readiness is not None else None)
+        else:
+            row.append(getattr(service, column))
+    return tuple(row)
+
+
+class ServiceSerializer(TrackerModelSerializer):
+    """A service edition with its migration plan, lifecycle status and stored readiness.
+
+    ``status`` changes only through ``/transition/``. On a write, ``version`` names the version being
+    changed (an alternative to If-Match); ``owner`` is the organisation's code.
+    """
+
+    owner = serializers.SlugRelatedField(
+        slug_field="code",
+        queryset=ServiceOwner.objects.all(),
+        help_text=_("The owning organisation's code, e.g. 'skd'."),
+    )
+    owner_id = serializers.IntegerField(read_only=True)
+    version = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        help_text=_("Bumped on every change. On a write: the version you are changing, if you send no If-Match."),
+    )
+    readiness = ReadinessSerializer(read_only=True, allow_null=True, help_text=_("Null until the first recompute."))
+
+    class Meta:
+        model = Service
+        fields = [
+            "id",
+            "service_code",
+            "edition_code",
+            "owner",
+            "owner_id",
+            "name_nb",
+            "name_en",
+            "edition_name",
+            "service_type",
+            "valid_from",
+            "valid_to",
+            "yearly_volume",
+            "criticality",
+            "target",
+            "altinn3_reference",
+            "status",
+            "status_changed_at",
+            "planned_start",
+            "target_date",
+            "actual_start",
+            "actual_done",
+            "contact_name",
+            "contact_email",
+            "notes",
+            "version",
+            "created_at",
+            "updated_at",
+            "readiness",
+        ]
+        read_only_fields = ["service_code", "edition_code", "status", "status_changed_at", "created_at", "updated_at"]
+        # The natural key is checked by services.service_create, race-free; an owner's edit rights too.
+        validators: list[Any] = []
+
+    def validate_owner(self, owner: ServiceOwner) -> ServiceOwner:
+        user = _request_user(self)
+        if user is not None and not selectors.user_can_edit_owner(user, owner.pk):
+            # 403, not 400: the request is well-formed, the user may not write for that organisation.
+            raise exceptions.PermissionDenied(_("You may only create or move services for your own organisation."))
+        return owner
+
+    def to_representation(self, instance: Service) -> dict[str, Any]:
+        return service_representation(service_row(instance))
+
+
+class ServiceCreateSerializer(ServiceSerializer):
+    """A new service edition: its Altinn II key is given once and never changes afterwards."""
+
+    class Meta(ServiceSerializer.Meta):
+        read_only_fields = ["status", "status_changed_at", "created_at", "updated_at"]
+        extra_kwargs = {"service_code": {"required": True}, "edition_code": {"required": True}}
+
+
+class TransitionSerializer(serializers.Serializer):
+    """A move through the lifecycle; moving back needs a comment explaining why."""
+
+    status = serializers.ChoiceField(choices=MigrationStatus.choices)
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
+    version = serializers.IntegerField(
+        required=False, min_value=1, help_text=_("The version you are changing, if you send no If-Match.")
+    )
+
+
+# --- Reference data and edges -------------------------------------------------------------------------
+
+
+class OwnerSerializer(TrackerModelSerializer):
+    """A service-owning organisation, keyed by its lower-case Altinn 3 org code."""
+
+    class Meta:
+        model = ServiceOwner
+        fields = [
+            "id",
+            "code",
+            "name_nb",
+            "name_nn",
+            "name_en",
+            "orgnr",
+            "homepage",
+            "contact_email",
+            "active",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class CapabilitySerializer(TrackerModelSerializer):
+    """An Altinn 3 platform capability on Digdir's roadmap. Moving to "delivered" without a delivered
+    date records today; moving away from it clears the date."""
+
+    version = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        help_text=_("Bumped on every change. On a write: the version you are changing, if you send no If-Match."),
+    )
+
+    class Meta:
+        model = PlatformCapability
+        fields = [
+            "id",
+            "key",
+            "name_nb",
+            "name_en",
+            "description",
+            "status",
+            "planned_date",
+            "delivered_date",
+            "version",
+            "updated_at",
+        ]
+
+
+class MilestoneSerializer(TrackerModelSerializer):
+    """A programme date. Marking one as the deadline unmarks the previous deadline."""
+
+    class Meta:
+        model = Milestone
+        fields = ["id", "key", "name_nb", "name_en", "date", "is_deadline", "description"]
+        # One deadline at a time is kept by services.milestone_save, which moves the mark.
+        validators: list[Any] = []
+
+
+class DependencySerializer(TrackerModelSerializer):
+    """An edge: ``service`` needs exactly one other service or one capability, hard (blocking) or soft."""
+
+    service = serializers.PrimaryKeyRelatedField(queryset=Service.objects.all())
+    depends_on_service = serializers.PrimaryKeyRelatedField(
+        queryset=Service.objects.all(), allow_null=True, required=False
+    )
+    depends_on_capability = serializers.PrimaryKeyRelatedField(
+        queryset=PlatformCapability.objects.all(), allow_null=True, required=False
+    )
+    version = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        help_text=_("Bumped on every change. On a write: the version you are changing, if you send no If-Match."),
+    )
+
+    class Meta:
+        model = Dependency
+        fields = [
+            "id",
+            "service",
+            "depends_on_service",
+            "depends_on_capability",
+            "strength",
+            "note",
+            "version",
+            "created_at",
+        ]
+        # Duplicate edges and cycles are refused by services.dependency_add, under its lock.
+        validators: list[Any] = []
+
+    def validate_service(self, service: Service) -> Service:
+        user = _request_user(self)
+        if user is not None and not selectors.user_can_edit_owner(user, service.owner_id):
+            raise exceptions.PermissionDenied(_("You may only add dependencies to your own organisation's services."))
+        return service
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if (attrs.get("depends_on_service") is None) == (attrs.get("depends_on_capability") is None):
+            raise serializers.ValidationError(_("Name exactly one of depends_on_service and depends_on_capability."))
+        return attrs
+
+
+class DependencyUpdateSerializer(DependencySerializer):
+    """An edge's strength and note; to point it elsewhere, delete it and add another."""
+
+    service = serializers.PrimaryKeyRelatedField(read_only=True)
+    depends_on_service = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    depends_on_capability = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        return attrs
+
+
+# --- History and snapshots ---------------------------------------------------------------------------
+
+
+class StatusChangeSerializer(TrackerModelSerializer):
+    """One status change, as written in the same transaction as the change; never edited."""
+
+    service_code = serializers.CharField(source="service.service_code", read_only=True)
+    edition_code = serializers.IntegerField(source="service.edition_code", read_only=True)
+    owner = serializers.CharField(source="service.owner.code", read_only=True)
+    changed_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+
+    class Meta:
+        model = StatusChange
+        fields = [
+            "id",
+            "service",
+            "service_code",
+            "edition_code",
+            "owner",
+            "from_status",
+            "to_status",
+            "changed_by",
+            "changed_at",
+            "comment",
+        ]
+        read_only_fields = fields
+
+
+class StatusFiguresSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    volume = serializers.IntegerField()
+
+
+class ProgressSnapshotSerializer(TrackerModelSerializer):
+    """Progress figures of one day for one scope (overall, an owner by code, a service type)."""
+
+    by_status = serializers.SerializerMethodField(help_text=_("Per lifecycle status: count and yearly volume."))
+
+    class Meta:
+        model = ProgressSnapshot
+        fields = [
+            "day",
+            "scope",
+            "scope_key",
+            "total_count",
+            "done_count",
+            "migrated_count",
+            "total_volume",
+            "done_volume",
+            "migrated_volume",
+            "by_status",
+            "taken_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.DictField(child=StatusFiguresSerializer()))
+    def get_by_status(self, instance: ProgressSnapshot) -> dict[str, dict[str, int]]:
+        # Stored compactly as {status: [count, volume]}; named fields read better in a script.
+        return {status: {"count": figures[0], "volume": figures[1]} for status, figures in instance.by_status.items()}
+
+
+# --- Engine results -------------------------------------------------------------------------------------
+
+
+class FreshnessMixin(serializers.Serializer):
+    computed_at = UTCDateTimeField(
+        allow_null=True, help_text=_("When the stored result was computed; null before the first recompute.")
+    )
+    revision = serializers.IntegerField(
+        allow_null=True, help_text=_("The catalog revision the result was computed from.")
+    )
+    fresh = serializers.BooleanField(help_text=_("False when the catalog has changed since; a recompute is queued."))
+
+
+class ServiceReadinessSerializer(serializers.Serializer):
+    """A service's stored readiness with the portfolio's freshness."""
+
+    service_id = serializers.IntegerField()
+    readiness = ReadinessSerializer(allow_null=True)
+    computed_at = UTCDateTimeField(allow_null=True, help_text=_("When the portfolio was last recomputed."))
+    fresh = serializers.BooleanField(help_text=_("False when the catalog has changed since; a recompute is queued."))
+
+
+class LeverageRowSerializer(serializers.Serializer):
+    """What one undelivered capability or one open service holds back (engine.graph.LeverageRow)."""
+
+    kind = serializers.ChoiceField(choices=[BlockerKind.CAPABILITY, BlockerKind.SERVICE])
+    capability_id = serializers.IntegerField(allow_null=True)
+    capability_key = serializers.CharField(allow_blank=True)
+    planned_date = serializers.DateField(allow_null=True)
+    service_id = serializers.IntegerField(allow_null=True)
+    owner_id = serializers.IntegerField(allow_null=True)
+    direct_count = serializers.IntegerField()
+    direct_volume = serializers.IntegerField()
+    transitive_count = serializers.IntegerField()
+    transitive_volume = serializers.IntegerField()
+    unblocks_count = serializers.IntegerField()
+    unblocks_volume = serializers.IntegerField()
+
+
+class WaveSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    service_ids = serializers.ListField(child=serializers.IntegerField())
+    yearly_volume = serializers.IntegerField()
+
+
+class WavesSerializer(FreshnessMixin):
+    """A suggested order of the open services (engine.graph.WavePlan)."""
+
+    waves = WaveSerializer(many=True)
+    cycle_service_ids = serializers.ListField(child=serializers.IntegerField())
+    behind_cycle_service_ids = serializers.ListField(child=serializers.IntegerField())
+
+
+class ProgressFiguresSerializer(serializers.Serializer):
+    """Counts and yearly volume per status for one scope, and the share done (0–100)."""
+
+    count_by_status = serializers.DictField(child=serializers.IntegerField())
+    volume_by_status = serializers.DictField(child=serializers.IntegerField())
+    total_count = serializers.IntegerField()
+    total_volume = serializers.IntegerField()
+    done_count = serializers.IntegerField()
+    done_volume = serializers.IntegerField()
+    migrated_count = serializers.IntegerField()
+    migrated_volume = serializers.IntegerField()
+    pct_done_count = serializers.FloatField()
+    pct_done_volume = serializers.FloatField()
+
+
+class ProgressSerializer(FreshnessMixin):
+    """Progress now: overall, per owner (by code), per service type and per capability (by key)."""
+
+    overall = ProgressFiguresSerializer(allow_null=True)
+    by_owner = serializers.DictField(child=ProgressFiguresSerializer())
+    by_service_type = serializers.DictField(child=ProgressFiguresSerializer())
+    by_capability = serializers.DictField(child=ProgressFiguresSerializer())
+    overdue_service_ids = serializers.ListField(
+        child=serializers.IntegerField(), help_text=_("Open services past their target date, most overdue first.")
+    )
+
+
+class WeekCountSerializer(serializers.Serializer):
+    week = serializers.CharField(help_text=_("ISO week, e.g. 2026-W22."))
+    count = serializers.IntegerField()
+
+
+class ForecastFiguresSerializer(serializers.Serializer):
+    """When the open services will be done if the coming weeks look like the past ones."""
+
+    status = serializers.ChoiceField(
+        choices=[
+            ForecastStatus.ON_TRACK,
+            ForecastStatus.AT_RISK,
+            ForecastStatus.LATE,
+            ForecastStatus.DONE,
+            ForecastStatus.NO_DATA,
+        ]
+    )
+    open_count = serializers.IntegerField()
+    today = serializers.DateField()
+    deadline = serializers.DateField()
+    weekly_throughput = WeekCountSerializer(many=True)
+    mean_weekly_throughput = serializers.FloatField()
+    p50_date = serializers.DateField(allow_null=True)
+    p85_date = serializers.DateField(allow_null=True)
+
+
+class ForecastSerializer(FreshnessMixin):
+    """The forecast overall and per owner (by code); both empty while no deadline milestone exists."""
+
+    overall = ForecastFiguresSerializer(allow_null=True)
+    by_owner = serializers.DictField(child=ForecastFiguresSerializer())
+
+
+class SlipImpactQuerySerializer(serializers.Serializer):
+    """Exactly one of ``capability`` and ``service`` (ids); ``new_date`` lists who would miss a target."""
+
+    capability = serializers.IntegerField(required=False, min_value=1)
+    service = serializers.IntegerField(required=False, min_value=1)
+    new_date = serializers.DateField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("capability" in attrs) == ("service" in attrs):
+            raise serializers.ValidationError(_("Give exactly one of capability and service."))
+        return attrs
+
+
+class OwnerImpactSerializer(serializers.Serializer):
+    owner_id = serializers.IntegerField()
+    owner = serializers.CharField(help_text=_("The organisation's code."))
+    service_count = serializers.IntegerField()
+    yearly_volume = serializers.IntegerField()
+
+
+class SlipImpactSerializer(serializers.Serializer):
+    """Who is hit if the capability or service comes later than planned; computed live per request."""
+
+    capability_id = serializers.IntegerField(allow_null=True)
+    service_id = serializers.IntegerField(allow_null=True)
+    new_date = serializers.DateField(allow_null=True)
+    direct_service_ids = serializers.ListField(child=serializers.IntegerField())
+    service_ids = serializers.ListField(child=serializers.IntegerField())
+    yearly_volume = serializers.IntegerField()
+    owners = OwnerImpactSerializer(many=True)
+    misses_target_ids = serializers.ListField(child=serializers.IntegerField())
+    computed_at = UTCDateTimeField(help_text=_("Now: slip impact is computed live from the current catalog."))
+
+
+# --- Import, tokens, errors -----------------------------------------------------------------------------
+
+
+class NaturalKeySerializer(serializers.Serializer):
+    service_code = serializers.CharField()
+    edition_code = serializers.IntegerField()
+
+
+class ImportErrorSerializer(serializers.Serializer):
+    row = serializers.IntegerField(help_text=_("1-based row (JSON object or CSV data line); 0 for the whole file."))
+    field = serializers.CharField(allow_blank=True)
+    service_code = serializers.CharField(allow_blank=True)
+    message = serializers.CharField()
+
+
+class ImportResultSerializer(serializers.Serializer):
+    """What an import did (or, with ``dry_run``, would do); with ``aborted`` nothing was written."""
+
+    format = serializers.CharField(allow_blank=True)
+    dry_run = serializers.BooleanField()
+    aborted = serializers.BooleanField()
+    total_rows = serializers.IntegerField()
+    created = NaturalKeySerializer(many=True)
+    updated = NaturalKeySerializer(many=True)
+    unchanged = NaturalKeySerializer(many=True)
+    owners_created = serializers.ListField(child=serializers.CharField())
+    ignored_columns = serializers.ListField(child=serializers.CharField())
+    errors = ImportErrorSerializer(many=True)
+    summary = serializers.CharField()
+
+
+class ImportQuerySerializer(serializers.Serializer):
+    dry_run = serializers.BooleanField(required=False, default=False, help_text=_("Report without writing."))
+    file_format = serializers.ChoiceField(
+        choices=["json", "metadata-api", "available-service", "csv"],
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text=_("Skip detection: json (either JSON format), metadata-api, available-service or csv."),
+    )
+
+
+class ImportUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text=_("An Altinn II export (JSON) or the tracker's CSV."))
+
+
+class TokenStatusSerializer(serializers.Serializer):
+    has_token = serializers.BooleanField()
+    created = UTCDateTimeField(allow_null=True)
+
+
+class TokenCreatedSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text=_("Shown once: send it as 'Authorization: Token <token>'."))
+    created = UTCDateTimeField()
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class StaleServiceSerializer(serializers.Serializer):
+    """412: the change was made against an older version; ``current`` is what is stored now."""
+
+    detail = serializers.CharField()
+    current = ServiceSerializer()
+
+
+class StaleDependencySerializer(serializers.Serializer):
+    """412: the change was made against an older version; ``current`` is what is stored now."""
+
+    detail = serializers.CharField()
+    current = DependencySerializer()
+
+
+class StaleCapabilitySerializer(serializers.Serializer):
+    """412: the change was made against an older version; ``current`` is what is stored now."""
+
+    detail = serializers.CharField()
+    current = CapabilitySerializer()

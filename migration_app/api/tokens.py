@@ -1,0 +1,44 @@
+"""The signed-in user's own API token: see whether one exists, create (or replace) it, revoke it.
+
+Leads manage anyone's tokens in the Django admin (DRF's token admin); this endpoint is for scripts'
+owners, in the browser (session) or with the token itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.authtoken.models import Token
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from .. import services
+from .serializers import TokenCreatedSerializer, TokenStatusSerializer, utc_iso
+
+
+class TokenView(generics.GenericAPIView):
+    """``GET`` whether you have a token, ``POST`` a new one (the old one stops working; the key is shown
+    only in this answer), ``DELETE`` to revoke it."""
+
+    serializer_class = TokenStatusSerializer
+    pagination_class = None
+    filter_backends: list[Any] = []
+
+    @extend_schema(summary="Your API token: does it exist")
+    def get(self, request: Request) -> Response:
+        token = Token.objects.filter(user=request.user).first()
+        return Response({"has_token": token is not None, "created": utc_iso(token.created) if token else None})
+
+    @extend_schema(summary="Create or replace your API token", request=None, responses={201: TokenCreatedSerializer})
+    def post(self, request: Request) -> Response:
+        token = services.api_token_rotate(user=request.user)
+        return Response({"token": token.key, "created": utc_iso(token.created)}, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Revoke your API token", request=None, responses={204: OpenApiResponse(description="Revoked.")}
+    )
+    def delete(self, request: Request) -> Response:
+        services.api_token_revoke(user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,209 @@
+"""Spreadsheets in and out: the bulk import (the same code as ``import_altinn2``) and the CSV/XLSX export
+of the filtered catalog (the same filters as the list)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.http import HttpResponse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import exceptions, generics
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.parsers import BaseParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from .. import exports, importers, selectors
+from ..filters import ServiceFilterSet
+from .permissions import LeadOnly
+from .renderers import ORJSONRenderer
+from .serializers import ImportQuerySerializer, ImportResultSerializer, ImportUploadSerializer
+
+# A CSV body with no cell in it: separators, quotes, white space and a byte-order mark only.
+NOTHING_BUT_SEPARATORS = re.compile(rb'(?:\xef\xbb\xbf)?[\s,;"]*')
+# Far above a real export (the 1,000 services of Altinn II are about 1 MB of JSON), far below harm.
+MAX_IMPORT_BYTES = 20 * 1024 * 1024
+
+
+class CSVTextParser(BaseParser):
+    """``text/csv`` bodies are handed to the importer as they are: it decodes and checks them itself."""
+
+    media_type = "text/csv"
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> bytes:
+        return stream.read(MAX_IMPORT_BYTES + 1) if stream is not None else b""
+
+
+def _file_error(message: str, **extra: Any) -> dict[str, Any]:
+    """A refusal before any row was read, in the import result's own shape."""
+    return {
+        "format": "",
+        "dry_run": bool(extra.get("dry_run", False)),
+        "aborted": True,
+        "total_rows": 0,
+        "created": [],
+        "updated": [],
+        "unchanged": [],
+        "owners_created": [],
+        "ignored_columns": [],
+        "errors": [{"row": 0, "field": extra.get("field", ""), "service_code": "", "message": message}],
+        "summary": _("Nothing imported: %(count)s errors.") % {"count": 1},
+    }
+
+
+class ServiceImportView(generics.GenericAPIView):
+    """Upsert service editions on (service code, edition code) from an Altinn II export (metadata-API
+    list or AvailableService export, as a JSON body or an uploaded file) or the tracker's CSV.
+
+    All or nothing: any bad row means nothing is written and a 400 lists every error by row. With
+    ``?dry_run=1`` nothing is written either way and the answer says what would change. Project leads
+    only: an import may touch any organisation's services and create organisations.
+    """
+
+    permission_classes = [LeadOnly]
+    parser_classes = [JSONParser, CSVTextParser, MultiPartParser]
+    serializer_class = ImportResultSerializer
+    pagination_class = None
+    filter_backends: list[Any] = []
+    has_query_parameters = True
+
+    @extend_schema(
+        summary="Bulk import services (leads)",
+        parameters=[ImportQuerySerializer],
+        request={
+            "application/json": {
+                "type": "array",
+                "items": {"type": "object", "additionalProperties": {}},
+                "description": "Altinn II metadata-API list or AvailableService export.",
+            },
+            "text/csv": {"type": "string", "description": "The tracker's CSV (the export's columns)."},
+            "multipart/form-data": ImportUploadSerializer,
+        },
+        responses={
+            200: ImportResultSerializer,
+            400: OpenApiResponse(
+                ImportResultSerializer,
+                description="Nothing written: every error by row (row 0: the file or a parameter).",
+            ),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        # Every refusal, even of a parameter or an unreadable body, comes back in the result's shape,
+        # so a script reads one kind of 400 from this endpoint.
+        query = ImportQuerySerializer(data=request.query_params)
+        if not query.is_valid():
+            field, messages = next(iter(query.errors.items()))
+            return Response(_file_error(f"{field}: {' '.join(messages)}", field=field), status=400)
+        dry_run = query.validated_data["dry_run"]
+        if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_IMPORT_BYTES:
+            return Response(_file_error(_("The file is larger than 20 MB."), dry_run=dry_run), status=400)
+        try:
+            content = self._content(request)
+        except exceptions.ParseError as exc:
+            return Response(_file_error(str(exc.detail), dry_run=dry_run), status=400)
+        if content is None:
+            return Response(
+                _file_error(
+                    _("Send the file as the body, or as the form field 'file'."), field="file", dry_run=dry_run
+                ),
+                status=400,
+            )
+        if isinstance(content, bytes) and len(content) > MAX_IMPORT_BYTES:
+            return Response(_file_error(_("The file is larger than 20 MB."), dry_run=dry_run), status=400)
+        if isinstance(content, bytes) and NOTHING_BUT_SEPARATORS.fullmatch(content):
+            # importers._csv_records expects at least one non-empty line (a header) once the text is
+            # not blank; a body of bare separators such as ";" has none, so it is refused here.
+            return Response(_file_error(_("The file is empty."), dry_run=dry_run), status=400)
+        result = importers.altinn2_import(
+            content=content, format_hint=query.validated_data["file_format"], dry_run=dry_run
+        )
+        return Response(result.as_dict(), status=400 if result.aborted else 200)
+
+    def _content(self, request: Request) -> Any:
+        """The body as the importer takes it: decoded JSON, raw CSV bytes, or an uploaded file's bytes."""
+        data = request.data
+        if request.content_type.startswith("multipart/form-data"):
+            upload = request.FILES.get("file")
+            if upload is None:
+                return None
+            if upload.size and upload.size > MAX_IMPORT_BYTES:
+                return b"\0" * (MAX_IMPORT_BYTES + 1)
+            return upload.read()
+        if isinstance(data, bytes | list):
+            return data
+        if hasattr(data, "dict") or not data:
+            # An empty body, or a form post: there is no file in it.
+            return None
+        return data  # a JSON object or scalar: the importer explains what it expected
+
+
+class IgnoreClientNegotiation(BaseContentNegotiation):
+    """The export's format is in its URL; errors (401, 400, 429) are JSON whatever Accept says."""
+
+    def select_parser(self, request: Request, parsers: list[Any]) -> Any:
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request: Request, renderers: list[Any], format_suffix: str | None = None) -> Any:
+        return renderers[0], renderers[0].media_type
+
+
+class ServiceExportView(generics.GenericAPIView):
+    """The filtered catalog as a spreadsheet: the list's filters and sort, every matching row (no
+    paging). Text cells that a spreadsheet could run as a formula are prefixed with a single quote."""
+
+    filterset_class = ServiceFilterSet
+    pagination_class = None
+    renderer_classes = [ORJSONRenderer]
+    content_negotiation_class = IgnoreClientNegotiation
+    has_query_parameters = True
+    extension = "csv"
+    content_type = exports.CSV_CONTENT_TYPE
+
+    def get_queryset(self) -> Any:
+        return selectors.service_catalog()
+
+    def render_file(self, rows: Any) -> bytes:
+        return exports.services_csv(rows)
+
+    def get(self, request: Request) -> HttpResponse:
+        rows = exports.export_rows(self.filter_queryset(self.get_queryset()))
+        response = HttpResponse(self.render_file(rows), content_type=self.content_type)
+        filename = f"services-{timezone.localdate():%Y-%m-%d}.{self.extension}"
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+
+
+@extend_schema_view(
+    get=extend_schema(
+        summary="Export the filtered catalog as CSV",
+        operation_id="services_export_csv",
+        filters=True,
+        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="UTF-8 CSV with a header row.")},
+    )
+)
+class ServiceExportCSVView(ServiceExportView):
+    """The filtered catalog as CSV (UTF-8 with BOM), the import's columns first."""
+
+
+@extend_schema_view(
+    get=extend_schema(
+        summary="Export the filtered catalog as XLSX",
+        operation_id="services_export_xlsx",
+        filters=True,
+        responses={
+            (200, exports.XLSX_CONTENT_TYPE): OpenApiResponse(OpenApiTypes.BINARY, description="One sheet, 'Services'.")
+        },
+    )
+)
+class ServiceExportXLSXView(ServiceExportView):
+    """The filtered catalog as an Excel workbook."""
+
+    extension = "xlsx"
+    content_type = exports.XLSX_CONTENT_TYPE
+
+    def render_file(self, rows: Any) -> bytes:
+        return exports.services_xlsx(rows)

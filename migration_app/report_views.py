@@ -1,0 +1,136 @@
+"""Pages for the weekly e-mail report: unsubscribe by signed link, preferences, and the leads' preview.
+
+Thin views (STYLE.md): reads come from ``selectors.py``, writes go through ``services.py``, the report
+itself is built by ``reports`` and rendered by ``emails``, exactly as a delivery renders it.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods
+
+from . import emails, selectors, services
+from .models import ReportLanguage
+from .reports import ReportWeek, weekly_report
+
+
+class ReportPreferenceForm(forms.Form):
+    receive_weekly = forms.BooleanField(
+        label=_("Send me the weekly report by e-mail"),
+        required=False,
+        help_text=_("Every Monday morning: your organisation's progress, blockers, deadlines and forecast."),
+    )
+    language = forms.ChoiceField(label=_("Language of the report"), choices=ReportLanguage.choices)
+
+
+@require_http_methods(["GET", "POST"])
+@csrf_exempt  # The signed token is the credential; mail clients' one-click POST (RFC 8058) has no CSRF token.
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    """GET asks for confirmation (link scanners fetch links, and must not unsubscribe anyone); POST acts."""
+    user_id = emails.unsubscribe_token_user_id(token)
+    if user_id is None:
+        return render(request, "migration_app/reports/unsubscribe.html", {"invalid": True}, status=400)
+    if request.method == "POST":
+        if not services.report_unsubscribe(user_id=user_id):
+            return render(request, "migration_app/reports/unsubscribe.html", {"invalid": True}, status=400)
+        return render(request, "migration_app/reports/unsubscribe.html", {"done": True})
+    return render(request, "migration_app/reports/unsubscribe.html", {"token": token})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def preferences(request: HttpRequest) -> HttpResponse:
+    """Receive the weekly report or not, and in which language."""
+    preference = selectors.report_preference_for(request.user)
+    form = ReportPreferenceForm(
+        request.POST or None,
+        initial={"receive_weekly": preference.receive_weekly, "language": preference.language},
+    )
+    if request.method == "POST" and form.is_valid():
+        services.report_preferences_update(
+            user=request.user,
+            receive_weekly=form.cleaned_data["receive_weekly"],
+            language=form.cleaned_data["language"],
+        )
+        messages.success(request, _("Your report preferences are saved."))
+        return redirect("reports:preferences")
+    return render(
+        request,
+        "migration_app/reports/preferences.html",
+        {
+            "form": form,
+            "has_email": bool(getattr(request.user, "email", "")),
+            "is_lead": selectors.user_is_lead(request.user),
+        },
+    )
+
+
+@login_required
+@require_GET
+def preview(request: HttpRequest) -> HttpResponse:
+    """Leads: any recipient's report for any week, rendered exactly as it is (or would be) sent.
+
+    A week whose digests are stored shows them (what was sent); any other week is built from the
+    history on the fly and not stored.
+    """
+    if not selectors.user_is_lead(request.user):
+        raise PermissionDenied(_("Only project leads may preview other people's reports."))
+    today = timezone.localdate()
+    due = ReportWeek.due(today)
+    recipients = selectors.weekly_report_recipients(include_opted_out=True)
+    week_text = request.GET.get("week", "").strip() or due.label
+    error = ""
+    try:
+        week = ReportWeek.parse(week_text)
+    except ValueError:
+        week, error = (
+            due,
+            _("“%(week)s” is not an ISO week such as %(example)s.")
+            % {
+                "week": week_text,
+                "example": due.label,
+            },
+        )
+    if week.monday > today:
+        week, error = due, _("That week has not started yet.")
+
+    chosen = None
+    user_id = request.GET.get("user", "")
+    if user_id.isdigit():
+        chosen = next((r for r in recipients if r.user_id == int(user_id)), None)
+        if chosen is None:
+            error = error or _("That user does not receive the weekly report (no e-mail address, or not a member).")
+    elif recipients:
+        chosen = next((r for r in recipients if r.user_id == request.user.pk), recipients[0])
+
+    rendered = None
+    if chosen is not None:
+        digests = services.weekly_report_digests(
+            week=week, owner_ids=chosen.owner_ids, programme=chosen.is_lead, store=False, today=today
+        )
+        rendered = emails.weekly_report_render(
+            weekly_report(chosen, week, programme=digests.programme, owners=digests.owners)
+        )
+    names = dict(get_user_model().objects.filter(pk__in=[r.user_id for r in recipients]).values_list("pk", "username"))
+    return render(
+        request,
+        "migration_app/reports/preview.html",
+        {
+            "recipients": [(r, names.get(r.user_id, "")) for r in recipients],
+            "chosen": chosen,
+            "week": week,
+            "due": due,
+            "rendered": rendered,
+            "error": error,
+            "complete": week.is_complete(today),
+        },
+    )
