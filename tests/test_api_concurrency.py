@@ -259,3 +259,20 @@ def test_threaded_race_on_postgresql(owner, other_owner, editor, lead, monkeypat
         assert StatusChange.objects.filter(service=world.service).count() == 1
     else:
         assert stored.notes in ("writer 0", "writer 1")
+
+
+def test_an_edge_removed_by_someone_else_mid_request_is_404(world, editor, monkeypatch):
+    from migration_app.api import views
+
+    real = views.expected_version
+
+    def check_then_someone_else_deletes(request, current):
+        version = real(request, current)
+        Dependency.objects.filter(pk=world.dependency.pk).delete()
+        return version
+
+    monkeypatch.setattr(views, "expected_version", check_then_someone_else_deletes)
+    response = client_for(editor).delete(
+        f"{API}/dependencies/{world.dependency.pk}/", HTTP_IF_MATCH=f'"{world.dependency.version}"'
+    )
+    assert response.status_code == 404

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import NON_FIELD_ERRORS, ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
@@ -56,9 +56,13 @@ def validation_error_detail(exc: DjangoValidationError) -> dict[str, Any]:
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's handler, plus the domain's exceptions: services raise Django ValidationError (400) and
-    StaleVersionError (412) whichever caller they serve, so the API translates them here, once."""
+    StaleVersionError (412) whichever caller they serve, so the API translates them here, once; an
+    object that vanished mid-request is a 404."""
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(detail=validation_error_detail(exc))
     elif isinstance(exc, StaleVersionError):
         exc = PreconditionFailed(detail=str(exc))
+    elif isinstance(exc, ObjectDoesNotExist):
+        # Removed by someone else between the view's read and the service's locked read.
+        exc = exceptions.NotFound()
     return drf_exception_handler(exc, context)

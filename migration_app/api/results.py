@@ -14,28 +14,160 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import exceptions, generics
+from rest_framework import exceptions, generics, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from .. import selectors
 from ..engine.graph import BlockerKind, build_portfolio, slip_impact
+from ..engine.progress import ForecastStatus
 from ..models import PortfolioResult, ProgressSnapshot
 from .filters import ProgressSnapshotFilterSet
 from .pagination import ResultPagination
-from .serializers import (
-    ForecastSerializer,
-    LeverageRowSerializer,
-    ProgressSerializer,
-    ProgressSnapshotSerializer,
-    SlipImpactQuerySerializer,
-    SlipImpactSerializer,
-    WavesSerializer,
-    utc_iso,
-)
+from .serializers import ProgressSnapshotSerializer, UTCDateTimeField, utc_iso
+
+# --- What the stored results look like (for validation of the query and for the schema) -------------
+
+
+class FreshnessMixin(serializers.Serializer):
+    computed_at = UTCDateTimeField(
+        allow_null=True, help_text=_("When the stored result was computed; null before the first recompute.")
+    )
+    revision = serializers.IntegerField(
+        allow_null=True, help_text=_("The catalog revision the result was computed from.")
+    )
+    fresh = serializers.BooleanField(help_text=_("False when the catalog has changed since; a recompute is queued."))
+
+
+class LeverageRowSerializer(serializers.Serializer):
+    """What one undelivered capability or one open service holds back (engine.graph.LeverageRow)."""
+
+    kind = serializers.ChoiceField(choices=[BlockerKind.CAPABILITY, BlockerKind.SERVICE])
+    capability_id = serializers.IntegerField(allow_null=True)
+    capability_key = serializers.CharField(allow_blank=True)
+    planned_date = serializers.DateField(allow_null=True)
+    service_id = serializers.IntegerField(allow_null=True)
+    owner_id = serializers.IntegerField(allow_null=True)
+    direct_count = serializers.IntegerField()
+    direct_volume = serializers.IntegerField()
+    transitive_count = serializers.IntegerField()
+    transitive_volume = serializers.IntegerField()
+    unblocks_count = serializers.IntegerField()
+    unblocks_volume = serializers.IntegerField()
+
+
+class WaveSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    service_ids = serializers.ListField(child=serializers.IntegerField())
+    yearly_volume = serializers.IntegerField()
+
+
+class WavesSerializer(FreshnessMixin):
+    """A suggested order of the open services (engine.graph.WavePlan)."""
+
+    waves = WaveSerializer(many=True)
+    cycle_service_ids = serializers.ListField(child=serializers.IntegerField())
+    behind_cycle_service_ids = serializers.ListField(child=serializers.IntegerField())
+
+
+class ProgressFiguresSerializer(serializers.Serializer):
+    """Counts and yearly volume per status for one scope, and the share done (0–100)."""
+
+    count_by_status = serializers.DictField(child=serializers.IntegerField())
+    volume_by_status = serializers.DictField(child=serializers.IntegerField())
+    total_count = serializers.IntegerField()
+    total_volume = serializers.IntegerField()
+    done_count = serializers.IntegerField()
+    done_volume = serializers.IntegerField()
+    migrated_count = serializers.IntegerField()
+    migrated_volume = serializers.IntegerField()
+    pct_done_count = serializers.FloatField()
+    pct_done_volume = serializers.FloatField()
+
+
+class ProgressSerializer(FreshnessMixin):
+    """Progress now: overall, per owner (by code), per service type and per capability (by key)."""
+
+    overall = ProgressFiguresSerializer(allow_null=True)
+    by_owner = serializers.DictField(child=ProgressFiguresSerializer())
+    by_service_type = serializers.DictField(child=ProgressFiguresSerializer())
+    by_capability = serializers.DictField(child=ProgressFiguresSerializer())
+    overdue_service_ids = serializers.ListField(
+        child=serializers.IntegerField(), help_text=_("Open services past their target date, most overdue first.")
+    )
+
+
+class WeekCountSerializer(serializers.Serializer):
+    week = serializers.CharField(help_text=_("ISO week, e.g. 2026-W22."))
+    count = serializers.IntegerField()
+
+
+class ForecastFiguresSerializer(serializers.Serializer):
+    """When the open services will be done if the coming weeks look like the past ones."""
+
+    status = serializers.ChoiceField(
+        choices=[
+            ForecastStatus.ON_TRACK,
+            ForecastStatus.AT_RISK,
+            ForecastStatus.LATE,
+            ForecastStatus.DONE,
+            ForecastStatus.NO_DATA,
+        ]
+    )
+    open_count = serializers.IntegerField()
+    today = serializers.DateField()
+    deadline = serializers.DateField()
+    weekly_throughput = WeekCountSerializer(many=True)
+    mean_weekly_throughput = serializers.FloatField()
+    p50_date = serializers.DateField(allow_null=True)
+    p85_date = serializers.DateField(allow_null=True)
+
+
+class ForecastSerializer(FreshnessMixin):
+    """The forecast overall and per owner (by code); both empty while no deadline milestone exists."""
+
+    overall = ForecastFiguresSerializer(allow_null=True)
+    by_owner = serializers.DictField(child=ForecastFiguresSerializer())
+
+
+class SlipImpactQuerySerializer(serializers.Serializer):
+    """Exactly one of ``capability`` and ``service`` (ids); ``new_date`` lists who would miss a target."""
+
+    capability = serializers.IntegerField(required=False, min_value=1)
+    service = serializers.IntegerField(required=False, min_value=1)
+    new_date = serializers.DateField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("capability" in attrs) == ("service" in attrs):
+            raise serializers.ValidationError(_("Give exactly one of capability and service."))
+        return attrs
+
+
+class OwnerImpactSerializer(serializers.Serializer):
+    owner_id = serializers.IntegerField()
+    owner = serializers.CharField(help_text=_("The organisation's code."))
+    service_count = serializers.IntegerField()
+    yearly_volume = serializers.IntegerField()
+
+
+class SlipImpactSerializer(serializers.Serializer):
+    """Who is hit if the capability or service comes later than planned; computed live per request."""
+
+    capability_id = serializers.IntegerField(allow_null=True)
+    service_id = serializers.IntegerField(allow_null=True)
+    new_date = serializers.DateField(allow_null=True)
+    direct_service_ids = serializers.ListField(child=serializers.IntegerField())
+    service_ids = serializers.ListField(child=serializers.IntegerField())
+    yearly_volume = serializers.IntegerField()
+    owners = OwnerImpactSerializer(many=True)
+    misses_target_ids = serializers.ListField(child=serializers.IntegerField())
+    computed_at = UTCDateTimeField(help_text=_("Now: slip impact is computed live from the current catalog."))
+
+
+# --- Views ---------------------------------------------------------------------------------------------
 
 
 def _meta(result: selectors.EngineResult) -> dict[str, Any]:

@@ -23,7 +23,6 @@ from rest_framework import exceptions, serializers
 from .. import selectors
 from ..choices import MigrationStatus
 from ..engine.graph import BlockerKind
-from ..engine.progress import ForecastStatus
 from ..models import (
     Dependency,
     Milestone,
@@ -46,8 +45,9 @@ def utc_iso(value: datetime.datetime | None) -> str | None:
         return None
     if value.tzinfo is None:
         return value.isoformat() + "Z"
-    text = value.astimezone(datetime.UTC).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
+    if value.tzinfo is not datetime.UTC:  # the database hands UTC back already: skip the conversion
+        value = value.astimezone(datetime.UTC)
+    return value.isoformat()[:-6] + "Z"  # "+00:00" → "Z"
 
 
 def iso_date(value: datetime.date | None) -> str | None:
@@ -542,17 +542,7 @@ class ProgressSnapshotSerializer(TrackerModelSerializer):
         return {status: {"count": figures[0], "volume": figures[1]} for status, figures in instance.by_status.items()}
 
 
-# --- Engine results -------------------------------------------------------------------------------------
-
-
-class FreshnessMixin(serializers.Serializer):
-    computed_at = UTCDateTimeField(
-        allow_null=True, help_text=_("When the stored result was computed; null before the first recompute.")
-    )
-    revision = serializers.IntegerField(
-        allow_null=True, help_text=_("The catalog revision the result was computed from.")
-    )
-    fresh = serializers.BooleanField(help_text=_("False when the catalog has changed since; a recompute is queued."))
+# --- Readiness of one service, errors ------------------------------------------------------------------
 
 
 class ServiceReadinessSerializer(serializers.Serializer):
@@ -562,187 +552,6 @@ class ServiceReadinessSerializer(serializers.Serializer):
     readiness = ReadinessSerializer(allow_null=True)
     computed_at = UTCDateTimeField(allow_null=True, help_text=_("When the portfolio was last recomputed."))
     fresh = serializers.BooleanField(help_text=_("False when the catalog has changed since; a recompute is queued."))
-
-
-class LeverageRowSerializer(serializers.Serializer):
-    """What one undelivered capability or one open service holds back (engine.graph.LeverageRow)."""
-
-    kind = serializers.ChoiceField(choices=[BlockerKind.CAPABILITY, BlockerKind.SERVICE])
-    capability_id = serializers.IntegerField(allow_null=True)
-    capability_key = serializers.CharField(allow_blank=True)
-    planned_date = serializers.DateField(allow_null=True)
-    service_id = serializers.IntegerField(allow_null=True)
-    owner_id = serializers.IntegerField(allow_null=True)
-    direct_count = serializers.IntegerField()
-    direct_volume = serializers.IntegerField()
-    transitive_count = serializers.IntegerField()
-    transitive_volume = serializers.IntegerField()
-    unblocks_count = serializers.IntegerField()
-    unblocks_volume = serializers.IntegerField()
-
-
-class WaveSerializer(serializers.Serializer):
-    number = serializers.IntegerField()
-    service_ids = serializers.ListField(child=serializers.IntegerField())
-    yearly_volume = serializers.IntegerField()
-
-
-class WavesSerializer(FreshnessMixin):
-    """A suggested order of the open services (engine.graph.WavePlan)."""
-
-    waves = WaveSerializer(many=True)
-    cycle_service_ids = serializers.ListField(child=serializers.IntegerField())
-    behind_cycle_service_ids = serializers.ListField(child=serializers.IntegerField())
-
-
-class ProgressFiguresSerializer(serializers.Serializer):
-    """Counts and yearly volume per status for one scope, and the share done (0–100)."""
-
-    count_by_status = serializers.DictField(child=serializers.IntegerField())
-    volume_by_status = serializers.DictField(child=serializers.IntegerField())
-    total_count = serializers.IntegerField()
-    total_volume = serializers.IntegerField()
-    done_count = serializers.IntegerField()
-    done_volume = serializers.IntegerField()
-    migrated_count = serializers.IntegerField()
-    migrated_volume = serializers.IntegerField()
-    pct_done_count = serializers.FloatField()
-    pct_done_volume = serializers.FloatField()
-
-
-class ProgressSerializer(FreshnessMixin):
-    """Progress now: overall, per owner (by code), per service type and per capability (by key)."""
-
-    overall = ProgressFiguresSerializer(allow_null=True)
-    by_owner = serializers.DictField(child=ProgressFiguresSerializer())
-    by_service_type = serializers.DictField(child=ProgressFiguresSerializer())
-    by_capability = serializers.DictField(child=ProgressFiguresSerializer())
-    overdue_service_ids = serializers.ListField(
-        child=serializers.IntegerField(), help_text=_("Open services past their target date, most overdue first.")
-    )
-
-
-class WeekCountSerializer(serializers.Serializer):
-    week = serializers.CharField(help_text=_("ISO week, e.g. 2026-W22."))
-    count = serializers.IntegerField()
-
-
-class ForecastFiguresSerializer(serializers.Serializer):
-    """When the open services will be done if the coming weeks look like the past ones."""
-
-    status = serializers.ChoiceField(
-        choices=[
-            ForecastStatus.ON_TRACK,
-            ForecastStatus.AT_RISK,
-            ForecastStatus.LATE,
-            ForecastStatus.DONE,
-            ForecastStatus.NO_DATA,
-        ]
-    )
-    open_count = serializers.IntegerField()
-    today = serializers.DateField()
-    deadline = serializers.DateField()
-    weekly_throughput = WeekCountSerializer(many=True)
-    mean_weekly_throughput = serializers.FloatField()
-    p50_date = serializers.DateField(allow_null=True)
-    p85_date = serializers.DateField(allow_null=True)
-
-
-class ForecastSerializer(FreshnessMixin):
-    """The forecast overall and per owner (by code); both empty while no deadline milestone exists."""
-
-    overall = ForecastFiguresSerializer(allow_null=True)
-    by_owner = serializers.DictField(child=ForecastFiguresSerializer())
-
-
-class SlipImpactQuerySerializer(serializers.Serializer):
-    """Exactly one of ``capability`` and ``service`` (ids); ``new_date`` lists who would miss a target."""
-
-    capability = serializers.IntegerField(required=False, min_value=1)
-    service = serializers.IntegerField(required=False, min_value=1)
-    new_date = serializers.DateField(required=False)
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if ("capability" in attrs) == ("service" in attrs):
-            raise serializers.ValidationError(_("Give exactly one of capability and service."))
-        return attrs
-
-
-class OwnerImpactSerializer(serializers.Serializer):
-    owner_id = serializers.IntegerField()
-    owner = serializers.CharField(help_text=_("The organisation's code."))
-    service_count = serializers.IntegerField()
-    yearly_volume = serializers.IntegerField()
-
-
-class SlipImpactSerializer(serializers.Serializer):
-    """Who is hit if the capability or service comes later than planned; computed live per request."""
-
-    capability_id = serializers.IntegerField(allow_null=True)
-    service_id = serializers.IntegerField(allow_null=True)
-    new_date = serializers.DateField(allow_null=True)
-    direct_service_ids = serializers.ListField(child=serializers.IntegerField())
-    service_ids = serializers.ListField(child=serializers.IntegerField())
-    yearly_volume = serializers.IntegerField()
-    owners = OwnerImpactSerializer(many=True)
-    misses_target_ids = serializers.ListField(child=serializers.IntegerField())
-    computed_at = UTCDateTimeField(help_text=_("Now: slip impact is computed live from the current catalog."))
-
-
-# --- Import, tokens, errors -----------------------------------------------------------------------------
-
-
-class NaturalKeySerializer(serializers.Serializer):
-    service_code = serializers.CharField()
-    edition_code = serializers.IntegerField()
-
-
-class ImportErrorSerializer(serializers.Serializer):
-    row = serializers.IntegerField(help_text=_("1-based row (JSON object or CSV data line); 0 for the whole file."))
-    field = serializers.CharField(allow_blank=True)
-    service_code = serializers.CharField(allow_blank=True)
-    message = serializers.CharField()
-
-
-class ImportResultSerializer(serializers.Serializer):
-    """What an import did (or, with ``dry_run``, would do); with ``aborted`` nothing was written."""
-
-    format = serializers.CharField(allow_blank=True)
-    dry_run = serializers.BooleanField()
-    aborted = serializers.BooleanField()
-    total_rows = serializers.IntegerField()
-    created = NaturalKeySerializer(many=True)
-    updated = NaturalKeySerializer(many=True)
-    unchanged = NaturalKeySerializer(many=True)
-    owners_created = serializers.ListField(child=serializers.CharField())
-    ignored_columns = serializers.ListField(child=serializers.CharField())
-    errors = ImportErrorSerializer(many=True)
-    summary = serializers.CharField()
-
-
-class ImportQuerySerializer(serializers.Serializer):
-    dry_run = serializers.BooleanField(required=False, default=False, help_text=_("Report without writing."))
-    file_format = serializers.ChoiceField(
-        choices=["json", "metadata-api", "available-service", "csv"],
-        required=False,
-        allow_null=True,
-        default=None,
-        help_text=_("Skip detection: json (either JSON format), metadata-api, available-service or csv."),
-    )
-
-
-class ImportUploadSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text=_("An Altinn II export (JSON) or the tracker's CSV."))
-
-
-class TokenStatusSerializer(serializers.Serializer):
-    has_token = serializers.BooleanField()
-    created = UTCDateTimeField(allow_null=True)
-
-
-class TokenCreatedSerializer(serializers.Serializer):
-    token = serializers.CharField(help_text=_("Shown once: send it as 'Authorization: Token <token>'."))
-    created = UTCDateTimeField()
 
 
 class ErrorSerializer(serializers.Serializer):

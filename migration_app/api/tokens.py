@@ -8,14 +8,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import generics, status
+from rest_framework import generics, serializers, status
 from rest_framework.authtoken.models import Token
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from .. import services
-from .serializers import TokenCreatedSerializer, TokenStatusSerializer, utc_iso
+from .serializers import UTCDateTimeField, utc_iso
+
+
+class TokenStatusSerializer(serializers.Serializer):
+    has_token = serializers.BooleanField()
+    created = UTCDateTimeField(allow_null=True)
+
+
+class TokenCreatedSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text=_("Shown once: send it as 'Authorization: Token <token>'."))
+    created = UTCDateTimeField()
 
 
 class TokenView(generics.GenericAPIView):

@@ -8,10 +8,10 @@ from typing import Any
 
 from django.http import HttpResponse
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import exceptions, generics
+from rest_framework import exceptions, generics, serializers
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import BaseParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
@@ -21,12 +21,54 @@ from .. import exports, importers, selectors
 from ..filters import ServiceFilterSet
 from .permissions import LeadOnly
 from .renderers import ORJSONRenderer
-from .serializers import ImportQuerySerializer, ImportResultSerializer, ImportUploadSerializer
 
 # A CSV body with no cell in it: separators, quotes, white space and a byte-order mark only.
 NOTHING_BUT_SEPARATORS = re.compile(rb'(?:\xef\xbb\xbf)?[\s,;"]*')
 # Far above a real export (the 1,000 services of Altinn II are about 1 MB of JSON), far below harm.
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
+
+
+class NaturalKeySerializer(serializers.Serializer):
+    service_code = serializers.CharField()
+    edition_code = serializers.IntegerField()
+
+
+class ImportErrorSerializer(serializers.Serializer):
+    row = serializers.IntegerField(help_text=_("1-based row (JSON object or CSV data line); 0 for the whole file."))
+    field = serializers.CharField(allow_blank=True)
+    service_code = serializers.CharField(allow_blank=True)
+    message = serializers.CharField()
+
+
+class ImportResultSerializer(serializers.Serializer):
+    """What an import did (or, with ``dry_run``, would do); with ``aborted`` nothing was written."""
+
+    format = serializers.CharField(allow_blank=True)
+    dry_run = serializers.BooleanField()
+    aborted = serializers.BooleanField()
+    total_rows = serializers.IntegerField()
+    created = NaturalKeySerializer(many=True)
+    updated = NaturalKeySerializer(many=True)
+    unchanged = NaturalKeySerializer(many=True)
+    owners_created = serializers.ListField(child=serializers.CharField())
+    ignored_columns = serializers.ListField(child=serializers.CharField())
+    errors = ImportErrorSerializer(many=True)
+    summary = serializers.CharField()
+
+
+class ImportQuerySerializer(serializers.Serializer):
+    dry_run = serializers.BooleanField(required=False, default=False, help_text=_("Report without writing."))
+    file_format = serializers.ChoiceField(
+        choices=list(importers.FORMAT_HINTS),
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text=_("Skip detection: json (either JSON format), metadata-api, available-service or csv."),
+    )
+
+
+class ImportUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text=_("An Altinn II export (JSON) or the tracker's CSV."))
 
 
 class CSVTextParser(BaseParser):
