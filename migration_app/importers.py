@@ -347,6 +347,8 @@ def _csv_records(text: str) -> tuple[list[tuple[int, dict[str, str]]], list[RowE
         lines = [line for line in csv.reader(io.StringIO(text.lstrip()), delimiter=delimiter) if any(line)]
     except csv.Error as exc:
         raise ImportFileError([_("Not a readable CSV file: %(msg)s.") % {"msg": exc}]) from None
+    if not lines:  # nothing but separators and blank lines
+        raise ImportFileError([_("The file is empty.")])
     header = [column.strip().lower() for column in lines[0]]
     missing = [c for c in ("service_code", "edition_code") if c not in header]
     if missing:

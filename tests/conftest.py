@@ -46,6 +46,18 @@ def redis_available() -> bool:
 
 
 @pytest.fixture(autouse=True)
+def fast_passwords_and_fresh_cache(settings):
+    """A fast hasher (the real one costs ~0.2 s per user the factories make) and an empty cache,
+    so throttle counters never carry over from one test to the next."""
+    from django.core.cache import cache
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def english_outside_requests():
     """Commands, services and e-mails speak the default language (bokmål) unless told otherwise;
     tests assert on English messages, and the translation tests switch language explicitly."""

@@ -491,3 +491,12 @@ def test_org_import_runs_a_constant_number_of_queries(django_assert_num_queries)
     # SAVEPOINT; SELECT owners by code; RELEASE SAVEPOINT: nothing changed, nothing written.
     with django_assert_num_queries(3):
         orgs_import(data=data)
+
+
+@pytest.mark.django_db
+def test_a_csv_of_nothing_but_separators_is_an_empty_file():
+    from migration_app.importers import altinn2_import
+
+    result = altinn2_import(content=b";\n;;\n", format_hint="csv")
+    assert result.aborted
+    assert "empty" in str(result.errors[0])

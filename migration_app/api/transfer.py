@@ -3,7 +3,6 @@ of the filtered catalog (the same filters as the list)."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django.http import HttpResponse
@@ -23,7 +22,6 @@ from .permissions import LeadOnly
 from .renderers import ORJSONRenderer
 
 # A CSV body with no cell in it: separators, quotes, white space and a byte-order mark only.
-NOTHING_BUT_SEPARATORS = re.compile(rb'(?:\xef\xbb\xbf)?[\s,;"]*')
 # Far above a real export (the 1,000 services of Altinn II are about 1 MB of JSON), far below harm.
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 
@@ -156,10 +154,6 @@ class ServiceImportView(generics.GenericAPIView):
             )
         if isinstance(content, bytes) and len(content) > MAX_IMPORT_BYTES:
             return Response(_file_error(_("The file is larger than 20 MB."), dry_run=dry_run), status=400)
-        if isinstance(content, bytes) and NOTHING_BUT_SEPARATORS.fullmatch(content):
-            # importers._csv_records expects at least one non-empty line (a header) once the text is
-            # not blank; a body of bare separators such as ";" has none, so it is refused here.
-            return Response(_file_error(_("The file is empty."), dry_run=dry_run), status=400)
         result = importers.altinn2_import(
             content=content, format_hint=query.validated_data["file_format"], dry_run=dry_run
         )
