@@ -20,7 +20,17 @@ from django.utils.translation import gettext_lazy as _
 
 from . import services
 from .forms import DependencyAdminForm, ServiceAdminForm, ServiceStatusChangeForm
-from .models import Dependency, Membership, Milestone, PlatformCapability, Service, ServiceOwner, StatusChange
+from .models import (
+    Dependency,
+    Membership,
+    Milestone,
+    PlatformCapability,
+    ReportPreference,
+    Service,
+    ServiceOwner,
+    StatusChange,
+    WeeklyReportDelivery,
+)
 
 # Set on the request when a service refused a save after the form validated (a concurrent edit won the
 # race), so the admin shows the error instead of "changed successfully".
@@ -350,6 +360,34 @@ class MembershipAdmin(admin.ModelAdmin):
     list_filter = ("role", "owner")
     search_fields = ("user__username", "user__email", "owner__code", "owner__name_nb")
     autocomplete_fields = ("user", "owner")
+
+
+@admin.register(ReportPreference)
+class ReportPreferenceAdmin(admin.ModelAdmin):
+    list_display = ("user", "receive_weekly", "language", "updated_at")
+    list_select_related = ("user",)
+    list_filter = ("receive_weekly", "language")
+    search_fields = ("user__username", "user__email")
+    autocomplete_fields = ("user",)
+
+
+@admin.register(WeeklyReportDelivery)
+class WeeklyReportDeliveryAdmin(admin.ModelAdmin):
+    """The delivery ledger, read-only: it is the record of what was sent, written by the e-mail service."""
+
+    list_display = ("iso_week", "recipient", "kind", "status", "attempts", "message_id")
+    list_select_related = ("recipient",)
+    list_filter = ("status", "kind", "iso_week")
+    search_fields = ("recipient__username", "recipient__email", "message_id")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: WeeklyReportDelivery | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: WeeklyReportDelivery | None = None) -> bool:
+        return False
 
 
 admin.site.site_header = _("Migration tracker administration")

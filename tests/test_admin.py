@@ -417,3 +417,19 @@ def test_milestones_are_editable(admin_client):
     assert response.status_code == 302
     milestone.refresh_from_db()
     assert str(milestone.date) == "2026-06-26"
+
+
+@pytest.mark.parametrize("model_name", ["reportpreference", "weeklyreportdelivery"])
+def test_report_preferences_and_the_delivery_ledger_are_in_the_admin(admin_client, model_name):
+    response = admin_client.get(f"/admin/migration_app/{model_name}/")
+    assert response.status_code == 200
+
+
+def test_the_delivery_ledger_cannot_be_edited_in_the_admin(admin_client):
+    from migration_app.models import WeeklyReportDelivery
+
+    model_admin = admin.site._registry[WeeklyReportDelivery]
+    request = admin_client.get("/admin/").wsgi_request
+    assert not model_admin.has_add_permission(request)
+    assert not model_admin.has_change_permission(request)
+    assert not model_admin.has_delete_permission(request)
