@@ -186,6 +186,58 @@ def test_keyboard_adds_a_dependency_with_htmx(open_page, world):
     assert page.get_by_label("Another service").count() == 0  # the owner of skd cannot edit brg's service
 
 
+def _tab_to(page, locator, *, max_tabs: int = 120) -> None:
+    """Press Tab until ``locator`` has focus: proves it is in the keyboard's tab order, reachable
+    without a mouse, and leaves the focus there for the keys that follow."""
+    handle = locator.element_handle()
+    for _ in range(max_tabs):
+        page.keyboard.press("Tab")
+        if page.evaluate("(el) => el === document.activeElement", handle):
+            return
+    raise AssertionError(f"{locator} is not reachable with Tab")
+
+
+def test_keyboard_only_search_status_change_and_edit(open_page, world):
+    """Every step by keyboard alone: search the catalog, open a service, change its status with a
+    comment, then edit a field and save."""
+    tax = world["tax"]
+    page = open_page(world["owner"])
+    page.goto("/services/")
+    _tab_to(page, page.get_by_label("Search"))
+    page.keyboard.type("Skattemelding")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"q=Skattemelding"))
+    expect(page.locator("#service-results tbody tr")).to_have_count(1)
+    _tab_to(page, page.get_by_role("link", name="Tax return"))
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(rf"/services/{tax.pk}/$"))
+
+    # Status: a closed <select> changes with the arrow keys; the comment is typed; Enter submits.
+    _tab_to(page, page.get_by_label("New status"))
+    page.keyboard.press("ArrowDown")
+    chosen = page.get_by_label("New status").input_value()
+    _tab_to(page, page.get_by_label("Comment"))
+    page.keyboard.type("Ready for acceptance test")
+    _tab_to(page, page.get_by_role("button", name="Save status"))
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("The status was changed.")).to_be_visible()
+    tax.refresh_from_db()
+    assert tax.status == chosen != MigrationStatus.DEVELOPMENT
+
+    # Edit a field and save, by keyboard.
+    _tab_to(page, page.get_by_role("link", name="Edit details"))
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(rf"/services/{tax.pk}/edit/$"))
+    _tab_to(page, page.get_by_label("Responsible contact"))
+    page.keyboard.press("Control+A")
+    page.keyboard.type("Per Tastatur")
+    _tab_to(page, page.get_by_role("button", name="Save", exact=True))
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("Your changes were saved.")).to_be_visible()
+    tax.refresh_from_db()
+    assert tax.contact_name == "Per Tastatur"
+
+
 def test_axe_finds_no_serious_violations(open_page, world, capsys):
     tax = world["tax"]
     pages = {
