@@ -240,10 +240,6 @@ def readiness_view(service: Service) -> ReadinessView | None:
     )
 
 
-def portfolio_result(kind: str) -> PortfolioResult | None:
-    return PortfolioResult.objects.filter(kind=kind).first()
-
-
 @dataclass(frozen=True)
 class LeverageView:
     kind: str
@@ -262,8 +258,7 @@ def leverage_list(*, limit: int | None = None, results: Mapping[str, Any] | None
     if results is not None:
         rows = results.get(PortfolioResult.Kind.LEVERAGE, [])
     else:
-        stored = portfolio_result(PortfolioResult.Kind.LEVERAGE)
-        rows = stored.data if stored else []
+        rows = engine_result_load(PortfolioResult.Kind.LEVERAGE).data or []
     rows = rows[:limit] if limit else rows
     capabilities = PlatformCapability.objects.in_bulk({r["capability_id"] for r in rows if r["capability_id"]})
     services = Service.objects.select_related("owner").in_bulk({r["service_id"] for r in rows if r["service_id"]})

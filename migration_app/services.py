@@ -104,6 +104,17 @@ class StaleVersionError(Exception):
         )
 
 
+class StaleDependencyError(StaleVersionError):
+    """Someone else changed (or re-declared) this dependency edge since the caller read it."""
+
+    def __init__(self, *, expected: int, current: int) -> None:
+        super().__init__(expected=expected, current=current)
+        self.args = (
+            _("This dependency was changed by someone else (you edited version %(expected)s, it is now %(current)s).")
+            % {"expected": expected, "current": current},
+        )
+
+
 class DependencyCycleError(ValidationError):
     """Adding a hard service dependency would close a cycle; ``cycle`` lists the services in it."""
 
@@ -291,9 +302,16 @@ def dependency_add(
 
 
 @transaction.atomic
-def dependency_remove(*, dependency: Dependency, user: User = None) -> None:
-    """Remove an edge; the dependent service's version is bumped because its readiness may change."""
+def dependency_remove(*, dependency: Dependency, user: User = None, expected_version: int | None = None) -> None:
+    """Remove an edge; the dependent service's version is bumped because its readiness may change.
+
+    ``expected_version`` makes the removal compare-and-set on the edge's version (StaleDependencyError).
+    """
     _require_edit(user, dependency.service)
+    if expected_version is not None:
+        locked = Dependency.objects.select_for_update().get(pk=dependency.pk)
+        if locked.version != expected_version:
+            raise StaleDependencyError(expected=expected_version, current=locked.version)
     Service.objects.filter(pk=dependency.service_id).update(version=F("version") + 1, updated_at=timezone.now())
     dependency.delete()
     _portfolio_changed()
@@ -602,17 +620,6 @@ OWNER_EDITABLE_FIELDS: tuple[str, ...] = (
 )
 
 
-class StaleDependencyError(StaleVersionError):
-    """Someone else changed (or re-declared) this dependency edge since the caller read it."""
-
-    def __init__(self, *, expected: int, current: int) -> None:
-        super().__init__(expected=expected, current=current)
-        self.args = (
-            _("This dependency was changed by someone else (you edited version %(expected)s, it is now %(current)s).")
-            % {"expected": expected, "current": current},
-        )
-
-
 class StaleCapabilityError(StaleVersionError):
     """Someone else changed this platform capability since the caller read it."""
 
@@ -703,16 +710,6 @@ def dependency_update(
         _portfolio_changed()
     dependency.refresh_from_db()
     return dependency
-
-
-@transaction.atomic
-def dependency_delete(*, dependency: Dependency, user: User = None, expected_version: int | None = None) -> None:
-    """``dependency_remove`` with a compare-and-set on the edge's version, for callers that read it first."""
-    _require_edit(user, dependency.service)
-    locked = Dependency.objects.select_for_update().select_related("service").get(pk=dependency.pk)
-    if expected_version is not None and locked.version != expected_version:
-        raise StaleDependencyError(expected=expected_version, current=locked.version)
-    dependency_remove(dependency=locked, user=user)
 
 
 def _capability_apply(capability: PlatformCapability, data: Mapping[str, Any]) -> None:

@@ -371,7 +371,7 @@ class DependencyViewSet(VersionedMixin, viewsets.ModelViewSet):
         dependency = self.get_object()
         try:
             expected = expected_version(request, dependency.version)
-            services.dependency_delete(dependency=dependency, user=request.user, expected_version=expected)
+            services.dependency_remove(dependency=dependency, user=request.user, expected_version=expected)
         except (PreconditionFailed, StaleVersionError) as exc:
             return self.stale_response(dependency.pk, exc)
         return Response(status=status.HTTP_204_NO_CONTENT)
