@@ -11,7 +11,7 @@ PORT ?= 8000
 # The embedded default: debug on, SQLite under var/, tasks in-process. Override by exporting them.
 export DEBUG ?= 1
 
-.PHONY: run test lint fmt setup migrate messages static demo worker beat bench clean
+.PHONY: run test lint fmt setup migrate messages static demo worker beat bench clean stack stack-stop stack-status
 
 $(PIP_STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -62,6 +62,20 @@ worker: migrate
 beat: migrate
 	@test -n "$$REDIS_URL" || { echo "Set REDIS_URL, e.g. redis://127.0.0.1:6379/0"; exit 2; }
 	$(VENV)/bin/celery -A tracker beat --loglevel=INFO --schedule=var/celerybeat-schedule
+
+# The production configuration on this machine (docs/deployment.md): gunicorn, a Celery worker and beat
+# in the background, on PostgreSQL and Redis. Uses DATABASE_URL/REDIS_URL when set, else the local servers.
+STACK_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tracker
+STACK_REDIS_URL ?= redis://127.0.0.1:6379/1
+stack: setup
+	DEBUG=0 DATABASE_URL=$${DATABASE_URL:-$(STACK_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(STACK_REDIS_URL)} \
+	  $(PY) -m tracker.stack start --demo --host $(HOST) --port $(PORT)
+
+stack-stop:
+	$(PY) -m tracker.stack stop
+
+stack-status:
+	$(PY) -m tracker.stack status --host $(HOST) --port $(PORT)
 
 bench: migrate
 	$(PY) benchmarks/run_all.py

@@ -1,0 +1,381 @@
+"""The production configuration on one machine: gunicorn, a Celery worker and Celery beat.
+
+``make stack`` uses the command line (``python -m tracker.stack start|stop|status``); the load, identity
+and fault tests use :class:`Stack` directly, so what they prove is what ``make stack`` runs. Each process
+runs in a session of its own with its pid in ``run_dir`` and its output in ``run_dir/<name>.log``; stop
+sends SIGTERM (gunicorn and Celery both finish the work in hand), then SIGKILL after a grace period.
+
+The stack needs a PostgreSQL database and a Redis server (``DATABASE_URL`` and ``REDIS_URL``); it is
+the same code as ``make run`` with the embedded defaults switched off.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DEFAULT_RUN_DIR = BASE_DIR / "var" / "stack"
+PROCESS_NAMES = ("web", "worker", "beat")
+
+
+class StackError(RuntimeError):
+    """The stack could not be started, or a process died while starting."""
+
+
+@dataclass
+class Stack:
+    """gunicorn + Celery worker + beat for one database and one broker.
+
+    ``env`` is added to this process's environment for every child; it must hold DATABASE_URL and
+    REDIS_URL. ``web_workers`` and friends override the gunicorn defaults in tracker/gunicorn.conf.py.
+    """
+
+    env: Mapping[str, str]
+    run_dir: Path = DEFAULT_RUN_DIR
+    host: str = "127.0.0.1"
+    port: int = 8000
+    web_workers: int | None = None
+    web_worker_class: str | None = None
+    web_threads: int | None = None
+    worker_concurrency: int = 2
+    beat: bool = True
+    python: str = sys.executable
+    _processes: dict[str, subprocess.Popen] = field(default_factory=dict, repr=False)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    # --- The environment every process shares ---------------------------------------------------
+
+    def child_env(self) -> dict[str, str]:
+        env = {**os.environ, **self.env}
+        missing = [name for name in ("DATABASE_URL", "REDIS_URL") if not env.get(name)]
+        if missing:
+            raise StackError(
+                f"{' and '.join(missing)} must be set for the production stack, e.g. "
+                "DATABASE_URL=postgres://postgres@127.0.0.1:5432/tracker REDIS_URL=redis://127.0.0.1:6379/1"
+            )
+        env.setdefault("DEBUG", "0")
+        env.setdefault("ALLOWED_HOSTS", f"{self.host},localhost,127.0.0.1")
+        env.setdefault("LOG_FORMAT", "json")
+        # Plain http on loopback: no TLS to redirect to. Behind a TLS-terminating proxy set HTTPS=1
+        # (docs/deployment.md), which turns on the redirect, HSTS and secure-only cookies.
+        env.setdefault("HTTPS", "0")
+        env.setdefault("SECRET_KEY", self._kept_secret("secret_key"))
+        env.setdefault("METRICS_TOKEN", self._kept_secret("metrics_token"))
+        # All processes on this machine write their metrics to one directory; /metrics adds them up.
+        env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(self.run_dir / "prometheus"))
+        env["GUNICORN_BIND"] = f"{self.host}:{self.port}"
+        for name, value in (
+            ("GUNICORN_WORKERS", self.web_workers),
+            ("GUNICORN_WORKER_CLASS", self.web_worker_class),
+            ("GUNICORN_THREADS", self.web_threads),
+        ):
+            if value is not None:
+                env[name] = str(value)
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        return env
+
+    def _kept_secret(self, name: str) -> str:
+        """A random secret made on first start and kept in run_dir, so sessions survive a restart."""
+        path = self.run_dir / name
+        if not path.exists():
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(50))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    # --- Preparing the database -------------------------------------------------------------------
+
+    def manage(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        """Run ``manage.py`` with the stack's environment (migrate, seed_demo, export_catalog...)."""
+        return subprocess.run(
+            [self.python, str(BASE_DIR / "manage.py"), *args],
+            cwd=BASE_DIR,
+            env=self.child_env(),
+            check=check,
+        )
+
+    def ensure_database(self) -> None:
+        """Create the PostgreSQL database named in DATABASE_URL if the server does not have it yet."""
+        import psycopg
+        from psycopg import sql
+
+        url = self.child_env()["DATABASE_URL"]
+        try:
+            psycopg.connect(url, connect_timeout=5).close()
+        except psycopg.OperationalError as exc:
+            if "does not exist" not in str(exc):
+                raise StackError(f"Cannot reach the database: {exc}") from None
+            info = psycopg.conninfo.conninfo_to_dict(url)
+            name = info.pop("dbname")
+            with psycopg.connect(psycopg.conninfo.make_conninfo(**info, dbname="postgres"), autocommit=True) as conn:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            print(f"Created the database {name!r}.", flush=True)
+
+    def prepare(self, *, demo: bool = False) -> None:
+        """Create the database if needed, apply migrations and, when asked, seed an empty catalog."""
+        self.ensure_database()
+        self.manage("migrate", "--no-input", "-v0")
+        if demo:
+            self.manage("seed_demo", "--if-empty")
+
+    # --- Processes --------------------------------------------------------------------------------
+
+    def commands(self) -> dict[str, list[str]]:
+        bin_dir = Path(self.python).parent
+        commands = {
+            "web": [str(bin_dir / "gunicorn"), "-c", str(BASE_DIR / "tracker" / "gunicorn.conf.py"), "tracker.wsgi"],
+            "worker": [
+                str(bin_dir / "celery"),
+                "-A",
+                "tracker",
+                "worker",
+                "--loglevel=INFO",
+                f"--concurrency={self.worker_concurrency}",
+                f"--hostname=stack-{self.port}@%h",
+            ],
+        }
+        if self.beat:
+            commands["beat"] = [
+                str(bin_dir / "celery"),
+                "-A",
+                "tracker",
+                "beat",
+                "--loglevel=INFO",
+                f"--schedule={self.run_dir / 'celerybeat-schedule'}",
+                f"--pidfile={self.run_dir / 'celerybeat.pid'}",
+            ]
+        return commands
+
+    def start(self, *, timeout: float = 90) -> None:
+        """Start every process and return once the web answers /healthz and the worker is ready."""
+        if self.running():
+            raise StackError(f"A stack is already running from {self.run_dir} (pids {self.pids()}); stop it first.")
+        env = self.child_env()
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        metrics_dir = Path(env["PROMETHEUS_MULTIPROC_DIR"])
+        # Multiprocess metric files belong to the pids that wrote them: stale files from a previous run
+        # would be added to this run's totals.
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        with contextlib.suppress(FileNotFoundError):
+            (self.run_dir / "celerybeat.pid").unlink()
+        for name, command in self.commands().items():
+            self._spawn(name, command, env)
+        try:
+            self.wait_until_ready(timeout=timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> None:
+        log = self.log_path(name).open("ab")
+        process = subprocess.Popen(
+            command,
+            cwd=BASE_DIR,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            # A session of its own: Ctrl-C in the terminal that ran `make stack` does not reach it, and
+            # stop() can signal the whole process group.
+            start_new_session=True,
+        )
+        log.close()
+        self._processes[name] = process
+        self.pid_path(name).write_text(str(process.pid))
+
+    def wait_until_ready(self, *, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        worker_log = self.log_path("worker")
+        worker_log_start = 0
+        web_ready = worker_ready = False
+        while time.monotonic() < deadline:
+            for name in self.pids():
+                if not self._alive(name):
+                    raise StackError(f"The {name} process exited while starting; see {self.log_path(name)}.")
+            web_ready = web_ready or self.healthy()
+            if not worker_ready and worker_log.exists():
+                # Celery prints "<hostname> ready." once it consumes from the broker.
+                worker_ready = b" ready." in worker_log.read_bytes()[worker_log_start:]
+            if web_ready and worker_ready:
+                return
+            time.sleep(0.2)
+        raise StackError(
+            f"The stack was not ready within {timeout:.0f} s (web {'up' if web_ready else 'down'}, worker "
+            f"{'ready' if worker_ready else 'not ready'}); see the logs in {self.run_dir}."
+        )
+
+    def healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.base_url + "/healthz", timeout=2) as response:
+                return response.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def stop(self, *, grace: float = 30) -> None:
+        """SIGTERM every process group, then SIGKILL whatever is left after ``grace`` seconds."""
+        pids = self.pids()
+        for pid in pids.values():
+            _signal_group(pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for name, pid in pids.items():
+            while self._alive(name) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if self._alive(name):
+                _signal_group(pid, signal.SIGKILL)
+                self._wait(name, 5)
+            self.pid_path(name).unlink(missing_ok=True)
+        self._processes.clear()
+
+    # --- Faults and restarts, for the tests ---------------------------------------------------------
+
+    def reload_web(self) -> None:
+        """gunicorn's graceful reload: new workers start, old ones finish their requests and exit."""
+        os.kill(self.pids()["web"], signal.SIGHUP)
+
+    def web_worker_pids(self) -> list[int]:
+        return _children(self.pids()["web"])
+
+    def kill_web_worker(self) -> int:
+        """Kill one gunicorn worker outright (as the OOM killer would); the master starts a new one."""
+        victim = self.web_worker_pids()[0]
+        os.kill(victim, signal.SIGKILL)
+        return victim
+
+    def restart(self, name: str, *, timeout: float = 60) -> None:
+        """Stop one process (gracefully) and start it again, e.g. the Celery worker."""
+        pid = self.pids()[name]
+        _signal_group(pid, signal.SIGTERM)
+        self._wait(name, timeout)
+        self._spawn(name, self.commands()[name], self.child_env())
+
+    # --- Bookkeeping --------------------------------------------------------------------------------
+
+    def pid_path(self, name: str) -> Path:
+        return self.run_dir / f"{name}.pid"
+
+    def log_path(self, name: str) -> Path:
+        return self.run_dir / f"{name}.log"
+
+    def pids(self) -> dict[str, int]:
+        pids = {}
+        for name in PROCESS_NAMES:
+            with contextlib.suppress(FileNotFoundError, ValueError):
+                pids[name] = int(self.pid_path(name).read_text())
+        return pids
+
+    def running(self) -> dict[str, int]:
+        return {name: pid for name, pid in self.pids().items() if self._alive(name)}
+
+    def _alive(self, name: str) -> bool:
+        process = self._processes.get(name)
+        if process is not None:
+            return process.poll() is None
+        pid = self.pids().get(name)
+        return pid is not None and _pid_alive(pid)
+
+    def _wait(self, name: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while self._alive(name) and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+    def __enter__(self) -> Stack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def _signal_group(pid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signum)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"  # a zombie has exited; it only waits for its parent to notice
+
+
+def _children(pid: int) -> list[int]:
+    """The live child processes of ``pid`` (Linux /proc), oldest first."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(FileNotFoundError, IndexError, ValueError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid and fields[0] != "Z":
+                children.append((int(fields[19]), int(stat.parent.name)))
+    return [child for _start, child in sorted(children)]
+
+
+# --- Command line: `make stack` and `make stack-stop` ----------------------------------------------
+
+
+def _stack_from_environment(args: argparse.Namespace) -> Stack:
+    return Stack(env={}, run_dir=Path(args.run_dir), host=args.host, port=args.port)
+
+
+def main(argv: Iterator[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tracker.stack", description=__doc__.splitlines()[0])
+    parser.add_argument("action", choices=["start", "stop", "status"])
+    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    parser.add_argument("--run-dir", default=os.environ.get("STACK_RUN_DIR", str(DEFAULT_RUN_DIR)))
+    parser.add_argument("--demo", action="store_true", help="seed the demo catalog if the database is empty")
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    stack = _stack_from_environment(args)
+
+    if args.action == "status":
+        running = stack.running()
+        for name in PROCESS_NAMES:
+            state = f"running (pid {running[name]})" if name in running else "stopped"
+            print(f"{name:<7}{state}")
+        print(f"web    {'healthy' if stack.healthy() else 'not answering'} at {stack.base_url}/healthz")
+        return 0 if running else 3
+    if args.action == "stop":
+        if not stack.running():
+            print("The stack is not running.")
+        stack.stop()
+        print("Stopped.")
+        return 0
+
+    try:
+        print("Applying migrations...", flush=True)
+        stack.prepare(demo=args.demo)
+        print("Starting gunicorn, the Celery worker and beat...", flush=True)
+        stack.start()
+    except (StackError, subprocess.CalledProcessError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    env = stack.child_env()
+    print(
+        f"The production stack is up at {stack.base_url}/ (pids {stack.running()}).\n"
+        f"  logs:     {stack.run_dir}/web.log, worker.log, beat.log (JSON lines)\n"
+        f"  health:   {stack.base_url}/healthz and {stack.base_url}/readyz\n"
+        f"  metrics:  curl -H 'Authorization: Bearer {env['METRICS_TOKEN']}' {stack.base_url}/metrics\n"
+        f"  stop:     make stack-stop"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
