@@ -355,9 +355,11 @@ class MilestoneAdmin(admin.ModelAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
-    list_display = ("user", "owner", "role")
+    # "source" tells a membership granted here from one synchronised from single sign-on, which the
+    # next SSO sign-in may change or remove (docs/sso.md).
+    list_display = ("user", "owner", "role", "source")
     list_select_related = ("user", "owner")
-    list_filter = ("role", "owner")
+    list_filter = ("role", "source", "owner")
     search_fields = ("user__username", "user__email", "owner__code", "owner__name_nb")
     autocomplete_fields = ("user", "owner")
 

@@ -83,5 +83,12 @@ class MembershipRole(models.TextChoices):
     EDITOR = "editor", _("Editor")
 
 
+class MembershipSource(models.TextChoices):
+    """Who granted a membership: single sign-on re-synchronises its own at every sign-in, never an admin's."""
+
+    MANUAL = "manual", _("Granted by an administrator")
+    SSO = "sso", _("From single sign-on")
+
+
 # The Django group whose members are project leads with rights over every organisation.
 PROJECT_LEADS_GROUP = "Project leads"

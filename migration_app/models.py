@@ -17,6 +17,7 @@ from .choices import (
     Criticality,
     DependencyStrength,
     MembershipRole,
+    MembershipSource,
     MigrationStatus,
     ServiceType,
 )
@@ -300,6 +301,10 @@ class Membership(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     owner = models.ForeignKey(ServiceOwner, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(_("role"), max_length=10, choices=MembershipRole.choices, default=MembershipRole.VIEWER)
+    # Single sign-on adds and removes only its own rows (migration_app/sso/services.py, docs/sso.md).
+    source = models.CharField(
+        _("source"), max_length=8, choices=MembershipSource.choices, default=MembershipSource.MANUAL
+    )
 
     class Meta:
         ordering = ["owner_id", "user_id"]
@@ -327,12 +332,14 @@ class PortfolioState(models.Model):
 
     Every committed change that can affect readiness bumps ``revision``; a recompute records the
     revision it read. Results are fresh exactly when ``computed_revision == revision``. The
-    ``recompute_pending`` flag is claimed with a compare-and-set so a burst of edits queues one task.
+    ``recompute_pending`` flag is claimed with a compare-and-set so a burst of edits queues one task;
+    ``recompute_claimed_at`` tells a claim whose task was lost (a broker outage) from a recent one.
     """
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
     revision = models.PositiveBigIntegerField(default=0)
     recompute_pending = models.BooleanField(default=False)
+    recompute_claimed_at = models.DateTimeField(null=True, blank=True)
     computed_revision = models.PositiveBigIntegerField(null=True, blank=True)
     computed_at = models.DateTimeField(null=True, blank=True)
     compute_seconds = models.FloatField(null=True, blank=True)
