@@ -13,7 +13,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-BENCHMARKS = ["benchmarks.recompute", "benchmarks.api_list", "benchmarks.weekly_reports"]
+BENCHMARKS = [
+    "benchmarks.recompute",
+    "benchmarks.api_list",
+    "benchmarks.weekly_reports",
+    # The production stack's gunicorn worker class and count: 16 stack starts, up to half an hour.
+    "benchmarks.gunicorn_workers",
+    # Lost updates on the production stack: 32 clients editing the same 3 services at once (a few minutes).
+    "benchmarks.stack_lost_updates",
+    # Faults on the production stack: PostgreSQL restarted, Redis stopped for a full minute (about 5 minutes).
+    "benchmarks.stack_faults",
+    # Load on the production stack: 50 owners and leads (locust) for two minutes (about 3 minutes).
+    "benchmarks.stack_load",
+    # Identity canary: 100 people signed in at once through sign-outs and worker restarts (about 4 minutes).
+    "benchmarks.stack_identity",
+]
 
 
 def main() -> int:

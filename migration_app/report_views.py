@@ -6,6 +6,11 @@ itself is built by ``reports`` and rendered by ``emails``, exactly as a delivery
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
+
+from csp.constants import NONE, SELF, UNSAFE_INLINE
+from csp.decorators import csp
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
@@ -15,12 +20,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
 from . import emails, selectors, services
 from .models import ReportLanguage
-from .reports import ReportWeek, weekly_report
+from .reports import Recipient, ReportWeek, weekly_report
 
 
 class ReportPreferenceForm(forms.Form):
@@ -74,14 +80,21 @@ def preferences(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
-@require_GET
-def preview(request: HttpRequest) -> HttpResponse:
-    """Leads: any recipient's report for any week, rendered exactly as it is (or would be) sent.
+@dataclass(frozen=True)
+class PreviewChoice:
+    """Whose report, for which week, as the preview page and its e-mail frame both read it from the query."""
 
-    A week whose digests are stored shows them (what was sent); any other week is built from the
-    history on the fly and not stored.
-    """
+    recipients: list[Recipient]
+    chosen: Recipient | None
+    week: ReportWeek
+    due: ReportWeek
+    today: date
+    error: str
+
+
+def _preview_choice(request: HttpRequest) -> PreviewChoice:
+    """The recipient (``user``) and ISO week (``week``) asked for, falling back to the due week and to the
+    lead's own report; leads only."""
     if not selectors.user_is_lead(request.user):
         raise PermissionDenied(_("Only project leads may preview other people's reports."))
     today = timezone.localdate()
@@ -111,26 +124,75 @@ def preview(request: HttpRequest) -> HttpResponse:
             error = error or _("That user does not receive the weekly report (no e-mail address, or not a member).")
     elif recipients:
         chosen = next((r for r in recipients if r.user_id == request.user.pk), recipients[0])
+    return PreviewChoice(recipients=recipients, chosen=chosen, week=week, due=due, today=today, error=error)
 
-    rendered = None
-    if chosen is not None:
-        digests = services.weekly_report_digests(
-            week=week, owner_ids=chosen.owner_ids, programme=chosen.is_lead, store=False, today=today
-        )
-        rendered = emails.weekly_report_render(
-            weekly_report(chosen, week, programme=digests.programme, owners=digests.owners)
-        )
+
+def _preview_render(choice: PreviewChoice) -> emails.RenderedEmail | None:
+    """The chosen report rendered as a delivery renders it: stored digests for a sent week, otherwise built
+    from the history on the fly and not stored."""
+    if choice.chosen is None:
+        return None
+    digests = services.weekly_report_digests(
+        week=choice.week,
+        owner_ids=choice.chosen.owner_ids,
+        programme=choice.chosen.is_lead,
+        store=False,
+        today=choice.today,
+    )
+    return emails.weekly_report_render(
+        weekly_report(choice.chosen, choice.week, programme=digests.programme, owners=digests.owners)
+    )
+
+
+@login_required
+@require_GET
+def preview(request: HttpRequest) -> HttpResponse:
+    """Leads: any recipient's report for any week, rendered exactly as it is (or would be) sent.
+
+    A week whose digests are stored shows them (what was sent); any other week is built from the
+    history on the fly and not stored. The HTML part is shown in a sandboxed frame loaded from
+    ``preview_html``, so the page itself keeps the site's strict Content-Security-Policy.
+    """
+    choice = _preview_choice(request)
+    recipients = choice.recipients
     names = dict(get_user_model().objects.filter(pk__in=[r.user_id for r in recipients]).values_list("pk", "username"))
     return render(
         request,
         "migration_app/reports/preview.html",
         {
             "recipients": [(r, names.get(r.user_id, "")) for r in recipients],
-            "chosen": chosen,
-            "week": week,
-            "due": due,
-            "rendered": rendered,
-            "error": error,
-            "complete": week.is_complete(today),
+            "chosen": choice.chosen,
+            "week": choice.week,
+            "due": choice.due,
+            "rendered": _preview_render(choice),
+            "error": choice.error,
+            "complete": choice.week.is_complete(choice.today),
         },
     )
+
+
+# The e-mail's HTML is written for mail clients, with inline styles, so it cannot live under the site's
+# policy (a srcdoc frame would inherit it and lose every style). It gets a policy of its own instead:
+# nothing may load or run except its inline styles and embedded images; ``sandbox`` makes it an opaque
+# origin even when opened on its own; only the preview page (same origin) may frame it.
+EMAIL_PREVIEW_POLICY = {
+    "default-src": [NONE],
+    "style-src": [UNSAFE_INLINE],
+    "img-src": [SELF, "data:"],
+    "frame-ancestors": [SELF],
+    "base-uri": [NONE],
+    "form-action": [NONE],
+    "sandbox": True,
+}
+
+
+@csp(EMAIL_PREVIEW_POLICY)
+@xframe_options_sameorigin
+@login_required
+@require_GET
+def preview_html(request: HttpRequest) -> HttpResponse:
+    """The HTML part of the previewed report on its own, for the preview page's sandboxed frame."""
+    rendered = _preview_render(_preview_choice(request))
+    if rendered is None:
+        return HttpResponse(status=404)
+    return HttpResponse(rendered.html, content_type="text/html; charset=utf-8")

@@ -430,6 +430,35 @@ def portfolio_recompute(
         return _portfolio_recompute(revision=revision, today=today, deadline=deadline, step=step, started=started)
 
 
+# A queued recompute starts seconds after its claim (tasks.RECOMPUTE_COALESCE_SECONDS, then a free worker).
+# A claim held much longer than that lost its task: a worker that loses its broker connection drops the
+# countdown tasks it holds (Redis hands them out again only after the visibility timeout, an hour).
+RECOMPUTE_CLAIM_LOST_AFTER = datetime.timedelta(minutes=1)
+
+
+def portfolio_recompute_if_unserved(*, now: datetime.datetime | None = None) -> RecomputeSummary | None:
+    """Recompute when the stored results are stale and no queued recompute is going to refresh them.
+
+    That is when nothing is claimed (a change could not queue its recompute because the broker was down,
+    and released the claim), or when the claim is older than RECOMPUTE_CLAIM_LOST_AFTER. Otherwise one
+    query and nothing else. Should a slow queue still start the claimed task later, the two runs are
+    harmless together (see portfolio_recompute), only wasted work.
+    """
+    state = PortfolioState.objects.filter(pk=1).first()
+    if state is None or state.is_fresh:
+        return None
+    now = now or timezone.now()
+    claimed_at = state.recompute_claimed_at
+    if state.recompute_pending and claimed_at is not None and claimed_at > now - RECOMPUTE_CLAIM_LOST_AFTER:
+        return None
+    logger.info(
+        "Results are stale (revision %s, computed %s) and no recompute is on its way: recomputing now.",
+        state.revision,
+        state.computed_revision,
+    )
+    return portfolio_recompute()
+
+
 def _portfolio_recompute(
     *,
     revision: int,

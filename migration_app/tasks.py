@@ -3,6 +3,8 @@
 Both tasks are safe to run twice or concurrently: a recompute overwrites stored results with a fresh
 computation and a snapshot upserts its day's rows, so they use ``acks_late`` with
 ``reject_on_worker_lost``: a worker killed mid-run hands the job back to the broker for another worker.
+A recompute that could not be queued at all (the broker was down) is caught up by
+``recompute_portfolio_if_stale`` on beat's one-minute schedule.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 from celery import shared_task
 from django.db import transaction
 from django.db.models import F
+from django.utils import timezone
 
 from .models import PortfolioState
 
@@ -24,6 +27,10 @@ RECOMPUTE_SOFT_LIMIT = 300
 RECOMPUTE_HARD_LIMIT = 360
 # A burst of edits within this many seconds is served by one recompute.
 RECOMPUTE_COALESCE_SECONDS = 2
+# Queueing happens inside the user's request, so with the broker down it must fail at once. retry=False
+# does not do that (kombu still spends its connect timeout reconnecting: ~6 s a call); one immediate retry
+# replaces a pooled connection that Redis closed, and nothing more.
+PUBLISH_FAST_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0, "interval_max": 0}
 
 
 @shared_task(
@@ -66,19 +73,25 @@ def _enqueue_recompute_if_idle() -> None:
     """Bump the revision; queue a recompute unless one is already pending (compare-and-set)."""
     PortfolioState.objects.get_or_create(pk=1)
     claimed = PortfolioState.objects.filter(pk=1, recompute_pending=False).update(
-        revision=F("revision") + 1, recompute_pending=True
+        revision=F("revision") + 1, recompute_pending=True, recompute_claimed_at=timezone.now()
     )
     if not claimed:
         PortfolioState.objects.filter(pk=1).update(revision=F("revision") + 1)
         return
     try:
         recompute_portfolio.apply_async(
-            countdown=RECOMPUTE_COALESCE_SECONDS, expires=RECOMPUTE_HARD_LIMIT * 2, retry=False
+            countdown=RECOMPUTE_COALESCE_SECONDS,
+            expires=RECOMPUTE_HARD_LIMIT * 2,
+            retry=True,
+            retry_policy=PUBLISH_FAST_RETRY_POLICY,
+            # Nobody waits for this result. Without this, each call would also subscribe the web process
+            # to the result's channel on the Redis result backend, which retries for ~20 s when Redis is down.
+            ignore_result=True,
         )
     except Exception:
-        # The broker is down. The user's change is committed and stays so; the hourly beat run (or
-        # the next change once the broker is back) recomputes. Release the claim so that next change
-        # tries again instead of assuming a task is queued.
+        # The broker is down. The user's change is committed and stays so; the catch-up run
+        # (recompute_portfolio_if_stale, within a minute of the broker being back) or the next change
+        # recomputes. Release the claim so that both know no task is queued.
         PortfolioState.objects.filter(pk=1).update(recompute_pending=False)
         logger.exception("Could not queue the portfolio recompute; the scheduled run will pick it up.")
 
@@ -86,6 +99,27 @@ def _enqueue_recompute_if_idle() -> None:
 def recompute_portfolio_request() -> None:
     """Ask for a recompute once the current transaction commits; a rollback queues nothing."""
     transaction.on_commit(_enqueue_recompute_if_idle)
+
+
+@shared_task(
+    name="migration_app.recompute_portfolio_if_stale",
+    soft_time_limit=RECOMPUTE_SOFT_LIMIT,
+    time_limit=RECOMPUTE_HARD_LIMIT,
+    # Nobody reads it; and beat, which sends this while the broker may be down, must not wait on the
+    # result store (a result subscription retries for ~20 s when Redis is down).
+    ignore_result=True,
+)
+def recompute_portfolio_if_stale() -> dict | None:
+    """Beat's catch-up (every minute): recompute if the results are stale and no queued task will do it.
+
+    Covers the recomputes a broker outage swallowed: a change that could not queue one, and a queued one
+    lost with a worker's broker connection. Fresh results cost one query. Not retried: the next run is
+    a minute away.
+    """
+    from .services import portfolio_recompute_if_unserved
+
+    summary = portfolio_recompute_if_unserved()
+    return summary.as_dict() if summary is not None else None
 
 
 # --- Weekly e-mail reports: a scheduler fans out one delivery per recipient --------------------------

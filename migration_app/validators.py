@@ -1,9 +1,14 @@
 """Validators for Norwegian and Altinn identifiers."""
 
+import re
+
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 MOD11_WEIGHTS = (3, 2, 7, 6, 5, 4, 3, 2)
+# Altinn 3 org codes are short lower-case ASCII words ("skd", "brg", "digdir"). The code is also a URL path
+# segment (/organisations/<code>/): anything else would make every page that links the organisation fail.
+ORG_CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*\Z")
 
 
 def orgnr_is_valid(orgnr: str) -> bool:
@@ -28,3 +33,8 @@ def validate_orgnr(value: str) -> None:
 def validate_lowercase_code(value: str) -> None:
     if value != value.lower():
         raise ValidationError(_("Organisation codes are lower-case, as in Altinn 3."), code="not_lowercase")
+    if not ORG_CODE_RE.match(value):
+        raise ValidationError(
+            _("Organisation codes are letters a–z, digits, hyphens and underscores, as in Altinn 3."),
+            code="invalid_org_code",
+        )

@@ -57,6 +57,19 @@ def fast_passwords_and_fresh_cache(settings):
     cache.clear()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def plain_http_test_requests():
+    """The test client and the browser tests' live server speak plain http, which the production setting
+    SECURE_SSL_REDIRECT would answer with a 301 each time. Only the redirect is switched off: secure
+    cookies, HSTS and the rest keep their production values, and tests/test_security_settings.py
+    switches the redirect back on to check it. Session-wide, because the live server's SecurityMiddleware
+    reads the setting once, when it starts."""
+    from django.test import override_settings
+
+    with override_settings(SECURE_SSL_REDIRECT=False):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def english_outside_requests():
     """Commands, services and e-mails speak the default language (bokmål) unless told otherwise;

@@ -139,7 +139,10 @@ def test_leads_preview_any_recipients_report_for_any_week(week, client):
     assert response.status_code == 200
     rendered = response.context["rendered"]
     assert rendered.subject == "Uke 48: Skatteetaten, 2 av 7 tjenester ferdige (+1)"
-    assert b"srcdoc=" in response.content and b"sandbox" in response.content
+    frame = re.search(rb'<iframe[^>]*\bsandbox\s[^>]*src="([^"]+)"', response.content)
+    assert frame, "the e-mail's HTML is shown in a sandboxed frame"
+    html = client.get(frame.group(1).decode().replace("&amp;", "&"))
+    assert html.status_code == 200 and html.content.decode() == rendered.html
     # A past week, built from the history and not stored.
     older = client.get("/reports/preview/", {"user": kari.pk, "week": "2026-W46"})
     assert older.status_code == 200 and older.context["rendered"].subject.startswith("Uke 46: Skatteetaten")

@@ -16,9 +16,15 @@ def _env_int(name: str, default: int) -> int:
 
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-# Threads overlap the waits on PostgreSQL that dominate a request; processes give real parallelism.
+# One process per core (real parallelism; more only add memory and connections) with four threads each
+# (a request waiting on PostgreSQL or Redis lets another run, and a cheap API call need not queue behind a
+# slow page). Measured with benchmarks/gunicorn_workers.py on 2 cores, 1,000 services, 16 users without
+# think time (owners' pages and a lead's API pages, 3:1), best of 2 rounds of 15 s, throughput as a ratio
+# to (2 × cores) + 1 = 5 sync workers in the same run: gthread 2x4 2.48×, 3x4 2.02×, 4x4 1.43×, 5x4 1.40×;
+# sync 2 to 5 0.94-1.08×. p50 390 ms against 3,750 ms, p99 5.0 s against 6.3 s, zero errors; the machine
+# was shared with other test runs (load average 10-20), so the absolute figures are low (docs/deployment.md).
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
-workers = _env_int("GUNICORN_WORKERS", 2 * (os.cpu_count() or 1))
+workers = _env_int("GUNICORN_WORKERS", os.cpu_count() or 1)
 threads = _env_int("GUNICORN_THREADS", 4)
 # The slowest honest request (an export of the whole catalog) takes a few seconds; a worker stuck far
 # longer than that is killed and replaced rather than holding its connections forever.
@@ -36,6 +42,10 @@ errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 # Addresses of the reverse proxies allowed to set X-Forwarded-Proto (comma-separated, "*" for any).
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+# gunicorn's control socket defaults to one fixed path per user ($HOME/.gunicorn/gunicorn.ctl), which every
+# gunicorn on the machine (a second stack, the tests' stacks) would take over and remove on exit; the stack
+# is managed with signals (tracker/stack.py), so it has no use for one.
+control_socket_disable = True
 # Load the application in each worker, not in the master: a reload (SIGHUP) then picks up new code and
 # no database connection is ever shared across a fork.
 preload_app = False

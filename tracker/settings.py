@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from celery.schedules import crontab
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -77,19 +79,33 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # Security: sign-in lockout (django-axes, with its admin) and the Content-Security-Policy header.
+    "axes",
+    "csp",
     "migration_app",
 ]
 
 MIDDLEWARE = [
+    # Operations (the "Operations" block below): first, so the request id is set before anything logs and
+    # the latency covers the whole stack, redirects and static files included.
+    "tracker.middleware.RequestObservationMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Uploads (the "Uploads" block below): before the CSRF check, which reads and parses the whole body.
+    "migration_app.uploads.RequestSizeLimitMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Security (the "Security" blocks below): the CSP header, and no shared caching of signed-in
+    # responses (after AuthenticationMiddleware, so it sees request.user on the way out).
+    "csp.middleware.CSPMiddleware",
+    "tracker.security.PrivateResponsesMiddleware",
+    # Last, as django-axes requires: it turns a sign-in found locked during the view into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "tracker.urls"
@@ -116,9 +132,19 @@ WSGI_APPLICATION = "tracker.wsgi.application"
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
     try:
-        DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
+        # Health checks: a kept-open connection is tested before a request reuses it, so after a PostgreSQL
+        # restart each process reconnects instead of failing its first request on a dead connection.
+        DATABASES = {
+            "default": dj_database_url.parse(
+                DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60), conn_health_checks=True
+            )
+        }
     except ValueError as exc:
         raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {exc}") from None
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # A server that does not answer fails the connection in seconds instead of hanging the request (and
+        # /readyz, which a load balancer times out). A ?connect_timeout= in DATABASE_URL wins.
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT", 5))
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -144,6 +170,97 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "migration_app:home"
 LOGOUT_REDIRECT_URL = "login"
+
+# --- Security: sign-in backends -----------------------------------------------------------------
+# The one list of ways to sign in. django-axes' backend must stay first: it refuses a locked account or
+# address before any backend checks a password. Single sign-on (OpenID Connect) adds its backend after
+# ModelBackend when configured; append to this list rather than redefining it.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# --- Security: lockout against password guessing (django-axes) ----------------------------------
+# After LOGIN_FAILURE_LIMIT failed sign-ins within the cool-off, sign-in is refused for LOGIN_COOLOFF_MINUTES,
+# counted separately per account (a botnet guessing one user's password from many addresses) and per
+# address (one client trying a common password on many accounts). Unknown usernames count the same, so the
+# lockout does not reveal which accounts exist.
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# Attempts are rows in PostgreSQL, so every gunicorn process on every host counts the same failures.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+# A successful sign-in clears the failures of that account and of that address: colleagues behind one
+# office NAT address who mistype now and then do not lock each other out. The per-account count still
+# bounds guesses against any one account, whoever resets their own address.
+AXES_RESET_ON_SUCCESS = True
+# The wait runs from the locking failure: attempts during the lock are refused unchecked and do not
+# extend it, so "try again in 15 minutes" on the lockout page is true.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# The client address as the API throttles see it (NUM_PROXIES, in REST_FRAMEWORK below).
+AXES_CLIENT_IP_CALLABLE = "tracker.security.client_address"
+AXES_LOCKOUT_CALLABLE = "tracker.security.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+# Attempt rows keep the submitted form; the password is masked by axes, the CSRF token too by this.
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "csrfmiddlewaretoken"]
+
+# --- Security: HTTPS, cookies and response headers (`check --deploy` reports nothing) ------------
+# HTTPS is on whenever DEBUG is off: the tracker is only served to the internet over TLS. HTTPS=0 is for
+# running the production configuration on plain-http loopback (`make stack`): cookies then lose their
+# Secure flag and no HSTS is sent, so `check --deploy` rightly warns in that mode.
+HTTPS = env_bool("HTTPS", default=not DEBUG)
+SECURE_SSL_REDIRECT = HTTPS
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+LANGUAGE_COOKIE_SECURE = HTTPS
+# Behind a load balancer that terminates TLS, Django sees plain http and would redirect forever. Trust the
+# proxy's X-Forwarded-Proto only when told one is there: without a proxy that overwrites the header, any
+# client could claim https. (gunicorn does the same by itself for proxies on loopback.)
+if env_bool("TRUST_X_FORWARDED_PROTO"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# HSTS: once seen, browsers use only https for this host for a year (the minimum the preload list takes).
+SECURE_HSTS_SECONDS = env_int("HSTS_SECONDS", 365 * 24 * 3600) if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("HSTS_INCLUDE_SUBDOMAINS", default=True)
+# The preload directive only consents to inclusion in browsers' built-in HTTPS list; nothing happens until
+# the domain's owner submits the registrable domain, and on a host name such as tracker.agency.no it has
+# no effect at all. Served on an agency's bare domain whose other hosts are not all https, set HSTS_PRELOAD=0
+# (and HSTS_INCLUDE_SUBDOMAINS=0), accepting the one `check --deploy` warning that brings.
+SECURE_HSTS_PRELOAD = env_bool("HSTS_PRELOAD", default=True)
+# Signed in for a working day at most, and only until the browser closes: agencies' shared and borrowed
+# computers should not stay signed in overnight. HttpOnly keeps the session id away from scripts; Lax keeps
+# it off cross-site POSTs (CSRF's second line) while links from e-mail still arrive signed in.
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+# No page may be framed (clickjacking); the report preview's e-mail frame is the one same-origin exception.
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+# Links to other sites do not learn which service or organisation page the user came from.
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+# --- Security: Content-Security-Policy (django-csp) ---------------------------------------------
+# Everything comes from this origin: our pages have no inline script or style (htmx is told not to add
+# any, see base.html) and no eval, so injected markup cannot run. Views with other needs override their
+# own response only: the report preview's e-mail frame (reports/preview/html/) and the API docs.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        # The report preview frames its e-mail from this origin.
+        "frame-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 # --- Language and time -------------------------------------------------------------------------
 LANGUAGE_CODE = "nb"
@@ -192,6 +309,16 @@ CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "tracker")
 CELERY_TASK_SOFT_TIME_LIMIT = 600
 CELERY_TASK_TIME_LIMIT = 900
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Broker outages (faults scenario, tests/stack/test_outages.py): the worker and beat retry the connection
+# forever, at start-up too, so they carry on by themselves once Redis is back (Celery's default gives
+# up after 100 attempts and the process must then be restarted by hand).
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# How often beat looks for stale results that no queued recompute will refresh (a change made while the
+# broker was down could not queue one): the longest results stay stale once the broker is back.
+RECOMPUTE_CATCH_UP_SECONDS = env_int("RECOMPUTE_CATCH_UP_SECONDS", 60)
+if RECOMPUTE_CATCH_UP_SECONDS < 1:
+    raise ImproperlyConfigured(f"RECOMPUTE_CATCH_UP_SECONDS={RECOMPUTE_CATCH_UP_SECONDS} must be at least 1.")
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Safety net: recompute readiness, leverage, waves and forecast even if an on-commit trigger was
     # lost (for instance while the broker was down).
@@ -199,6 +326,13 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "migration_app.recompute_portfolio",
         "schedule": crontab(minute=7),
         "options": {"expires": 50 * 60},
+    },
+    # Catch-up after a broker outage, every minute: recompute when the results are stale and no queued
+    # task will refresh them (services.portfolio_recompute_if_unserved). Fresh results: one query.
+    "recompute-portfolio-if-stale": {
+        "task": "migration_app.recompute_portfolio_if_stale",
+        "schedule": RECOMPUTE_CATCH_UP_SECONDS,
+        "options": {"expires": RECOMPUTE_CATCH_UP_SECONDS * 0.9},
     },
     # Store today's progress snapshot shortly after midnight Oslo time, and again in the evening so
     # the day's final figures are kept (re-running a day overwrites that day's rows).
@@ -223,6 +357,22 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "options": {"expires": 50 * 60},
     },
 }
+
+# --- Cache: one Redis cache for every web process when REDIS_URL is set (tracker/cache.py) --------------
+# The API throttles count requests in the cache; a memory cache per process would make them as many times
+# looser as there are gunicorn processes. FailOpenRedisCache acts as an empty cache while Redis is down
+# (throttles then let requests through; sign-in lockout counts in the database), and the short timeouts
+# bound what a request waits for a Redis that does not answer. The prefix is the database's name: the
+# user ids in throttle keys mean nothing to another catalog sharing the Redis, and clear() stays in it.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "tracker.cache.FailOpenRedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": f"cache:{DATABASES['default']['NAME']}",
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5, "retry_after": 5},
+        }
+    }
 
 # --- REST API (docs/api.md) ---------------------------------------------------------------------------
 THROTTLE_RATE_UNITS = {"s", "sec", "second", "m", "min", "minute", "h", "hour", "d", "day"}
@@ -299,10 +449,133 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# --- Uploads: how large a request may be (migration_app/uploads.py) ----------------------------------
+# RequestSizeLimitMiddleware refuses a larger body with 413 before anything reads it; Django alone would
+# bound only form fields, never an uploaded file or a JSON body.
+
+
+def env_bytes(name: str, default: int) -> int:
+    """A size limit in bytes; zero or less would refuse every request (or, to Django, mean no limit)."""
+    value = env_int(name, default)
+    if value <= 0:
+        raise ImproperlyConfigured(f"{name}={value} must be a positive number of bytes.")
+    return value
+
+
+# The bulk import (CSV, JSON or XLSX): the 1,000 services of Altinn II are about 1 MB of JSON.
+IMPORT_MAX_BYTES = env_bytes("IMPORT_MAX_BYTES", 20 * 1024 * 1024)
+# Every other request: the largest form or API write (a service with long notes) is a few kilobytes.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_bytes("DATA_UPLOAD_MAX_MEMORY_SIZE", 1024 * 1024)
+# An uploaded file above this is spooled to a temporary file as it arrives instead of held in memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# The largest form is the admin's user form with every permission ticked (~150 values); the service edit
+# form sends ~40. Far fewer than a request crafted to make the parser work.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 500
+# Only the import takes a file, and only one.
+DATA_UPLOAD_MAX_NUMBER_FILES = 1
+
+# --- Operations: health probes, structured logs, metrics (README "Operations: health, logs, metrics") ---
+# One line per record on stderr: JSON for log shippers in production, plain text on a developer's terminal.
+# Every line carries the request id (tracker.logs); Celery workers keep this configuration too.
+LOG_FORMAT = env_str("LOG_FORMAT", "plain" if DEBUG else "json")
+if LOG_FORMAT not in {"json", "plain"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r}; use json or plain.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "tracker.logs.RequestIdFilter"}},
+    "formatters": {
+        "json": {"()": "tracker.logs.JsonFormatter"},
+        "plain": {"()": "tracker.logs.PlainFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]},
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {
+        # Django's own loggers through the same handler (instead of its DEBUG-only console) ...
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        # ... except its 4xx warnings ("Not Found: /x"), which repeat the access line; 5xx errors stay.
+        "django.request": {"handlers": [], "level": "ERROR", "propagate": True},
+    },
 }
+# Load balancers probe over plain http inside the network: the probes, and Prometheus scraping each host
+# directly, are never redirected to https (SECURE_SSL_REDIRECT, the Security block above).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+# /metrics is off (404) until a token is set; Prometheus then sends it as "Authorization: Bearer <token>".
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+if METRICS_TOKEN and len(METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured(
+        "METRICS_TOKEN is shorter than 32 characters; make one with "
+        "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+    )
+
+# --- Single sign-on with OpenID Connect (docs/sso.md) ----------------------------------------------
+# Off by default, and then nothing of it is installed: no URLs, no backend, no button. With OIDC_ENABLED=1
+# every value a sign-in needs must be set, or the process refuses to start and names the variable.
+# Endpoints are configured explicitly rather than discovered at start-up, so no process (web, worker,
+# migrate) fails to start while the provider is unreachable; `manage.py oidc_discover <issuer>` prints
+# them from the provider's openid-configuration.
+OIDC_ENABLED = env_bool("OIDC_ENABLED")
+if OIDC_ENABLED:
+    from urllib.parse import urlsplit
+
+    OIDC_SIGN_ALGORITHMS = {"RS256", "RS384", "RS512", "ES256", "ES384", "ES512"}
+    OIDC_LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+    def env_required(name: str) -> str:
+        value = env_str(name).strip()
+        if not value:
+            raise ImproperlyConfigured(f"OIDC_ENABLED=1 needs {name}; see docs/sso.md.")
+        return value
+
+    def env_endpoint(name: str, *, required: bool = True) -> str:
+        """A provider URL: https, since the client secret and tokens travel on it (http only on loopback)."""
+        url = env_required(name) if required else env_str(name).strip()
+        parts = urlsplit(url)
+        if url and not (parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in OIDC_LOOPBACK_HOSTS)):
+            raise ImproperlyConfigured(f"{name}={url!r} must be an https URL.")
+        return url
+
+    OIDC_PROVIDER_NAME = env_required("OIDC_PROVIDER_NAME")  # the button's "Log in with ...", e.g. ID-porten
+    OIDC_RP_CLIENT_ID = env_required("OIDC_RP_CLIENT_ID")
+    OIDC_RP_CLIENT_SECRET = env_required("OIDC_RP_CLIENT_SECRET")
+    # Sent as HTTP Basic (client_secret_basic) instead of in the form body (client_secret_post).
+    OIDC_TOKEN_USE_BASIC_AUTH = env_bool("OIDC_TOKEN_USE_BASIC_AUTH")
+    OIDC_RP_SIGN_ALGO = env_str("OIDC_RP_SIGN_ALGO", "RS256")
+    if OIDC_RP_SIGN_ALGO not in OIDC_SIGN_ALGORITHMS:
+        # Asymmetric only: with HS256 anyone holding the client secret could mint ID tokens.
+        raise ImproperlyConfigured(f"OIDC_RP_SIGN_ALGO={OIDC_RP_SIGN_ALGO!r}; use one of RS256, RS384, ES256, ...")
+    OIDC_OP_ISSUER = env_required("OIDC_OP_ISSUER")
+    OIDC_OP_AUTHORIZATION_ENDPOINT = env_endpoint("OIDC_OP_AUTHORIZATION_ENDPOINT")
+    OIDC_OP_TOKEN_ENDPOINT = env_endpoint("OIDC_OP_TOKEN_ENDPOINT")
+    OIDC_OP_JWKS_ENDPOINT = env_endpoint("OIDC_OP_JWKS_ENDPOINT")
+    # Optional: without it every claim comes from the ID token (Entra ID puts them there).
+    OIDC_OP_USER_ENDPOINT = env_endpoint("OIDC_OP_USER_ENDPOINT", required=False)
+    # Optional: the provider's end_session_endpoint, offered after signing out of the tracker.
+    OIDC_OP_LOGOUT_ENDPOINT = env_endpoint("OIDC_OP_LOGOUT_ENDPOINT", required=False)
+    OIDC_RP_SCOPES = env_str("OIDC_RP_SCOPES", "openid profile email")
+    if "openid" not in OIDC_RP_SCOPES.split():
+        raise ImproperlyConfigured(f"OIDC_RP_SCOPES={OIDC_RP_SCOPES!r} must include openid.")
+    # Levels of assurance to ask for and accept (comma-separated), e.g. idporten-loa-high; empty: any.
+    OIDC_ACR_VALUES = env_list("OIDC_ACR_VALUES")
+    # The mapping from identity to membership (migration_app/sso/claims.py).
+    OIDC_USERNAME_CLAIM = env_str("OIDC_USERNAME_CLAIM", "sub")
+    # Keys the hash that account names are made of. Keep it with SECRET_KEY's backups but never rotate it:
+    # a new key gives every single-sign-on user a new, empty account.
+    OIDC_USERNAME_HASH_KEY = env_required("OIDC_USERNAME_HASH_KEY")
+    if len(OIDC_USERNAME_HASH_KEY) < 32:
+        raise ImproperlyConfigured("OIDC_USERNAME_HASH_KEY must be at least 32 random characters.")
+    OIDC_ORG_CLAIM = env_str("OIDC_ORG_CLAIM")
+    OIDC_ROLE_CLAIM = env_str("OIDC_ROLE_CLAIM", "groups")
+    OIDC_EDITOR_GROUPS = env_list("OIDC_EDITOR_GROUPS")
+    OIDC_LEAD_GROUPS = env_list("OIDC_LEAD_GROUPS")
+    # Refuse people with no membership and no lead status: ID-porten signs in every resident of Norway,
+    # and any signed-in user may read the whole catalog.
+    OIDC_REQUIRE_MEMBERSHIP = env_bool("OIDC_REQUIRE_MEMBERSHIP", default=True)
+    # mozilla-django-oidc: PKCE (required by ID-porten, ignored by providers without it), a bounded wait
+    # on the provider so a slow one cannot tie up web workers, and our callback's URL name.
+    OIDC_USE_PKCE = True
+    OIDC_TIMEOUT = 10
+    OIDC_AUTHENTICATION_CALLBACK_URL = "sso:callback"
+    AUTHENTICATION_BACKENDS = [*AUTHENTICATION_BACKENDS, "migration_app.sso.backend.SsoBackend"]

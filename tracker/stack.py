@@ -17,10 +17,12 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -127,9 +129,22 @@ class Stack:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
             print(f"Created the database {name!r}.", flush=True)
 
+    def ensure_broker(self) -> None:
+        """Fail at once, naming it, when Redis does not answer: the worker would otherwise retry forever
+        (settings: the broker connection is retried without limit) and start() time out without saying why."""
+        import redis
+
+        url = self.child_env()["REDIS_URL"]
+        try:
+            redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5).ping()
+        except (redis.RedisError, OSError) as exc:
+            parts = urllib.parse.urlsplit(url)  # host and port only: the URL may carry a password
+            raise StackError(f"Cannot reach Redis at {parts.hostname}:{parts.port or 6379}: {exc}") from None
+
     def prepare(self, *, demo: bool = False) -> None:
-        """Create the database if needed, apply migrations and, when asked, seed an empty catalog."""
+        """Check the servers, create the database if needed, migrate and, when asked, seed an empty catalog."""
         self.ensure_database()
+        self.ensure_broker()
         self.manage("migrate", "--no-input", "-v0")
         if demo:
             self.manage("seed_demo", "--if-empty")
@@ -166,6 +181,9 @@ class Stack:
         """Start every process and return once the web answers /healthz and the worker is ready."""
         if self.running():
             raise StackError(f"A stack is already running from {self.run_dir} (pids {self.pids()}); stop it first.")
+        if self._port_taken():
+            # Otherwise whatever holds the port could answer /healthz in our place while gunicorn retries.
+            raise StackError(f"Something else already listens on {self.host}:{self.port}; choose another PORT.")
         env = self.child_env()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         metrics_dir = Path(env["PROMETHEUS_MULTIPROC_DIR"])
@@ -220,6 +238,11 @@ class Stack:
             f"The stack was not ready within {timeout:.0f} s (web {'up' if web_ready else 'down'}, worker "
             f"{'ready' if worker_ready else 'not ready'}); see the logs in {self.run_dir}."
         )
+
+    def _port_taken(self) -> bool:
+        with contextlib.suppress(OSError), socket.create_connection((self.host, self.port), timeout=1):
+            return True
+        return False
 
     def healthy(self) -> bool:
         try:
@@ -311,7 +334,7 @@ def _signal_group(pid: int, signum: int) -> None:
 def _pid_alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError):
+    except (FileNotFoundError, ProcessLookupError, IndexError):  # ESRCH: it exited between open and read
         return False
     return state != "Z"  # a zombie has exited; it only waits for its parent to notice
 
@@ -320,7 +343,8 @@ def _children(pid: int) -> list[int]:
     """The live child processes of ``pid`` (Linux /proc), oldest first."""
     children = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(FileNotFoundError, IndexError, ValueError):
+        # A process that exits while we look: FileNotFoundError on open, ProcessLookupError on read.
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError, IndexError, ValueError):
             fields = stat.read_text().rsplit(")", 1)[1].split()
             if int(fields[1]) == pid and fields[0] != "Z":
                 children.append((int(fields[19]), int(stat.parent.name)))
@@ -353,13 +377,24 @@ def main(argv: Iterator[str] | None = None) -> int:
         return 0 if running else 3
     if args.action == "stop":
         if not stack.running():
+            # Nothing to stop is not a failure; stale pid files from a crashed run are cleared all the same.
+            stack.stop()
             print("The stack is not running.")
+            return 0
         stack.stop()
         print("Stopped.")
         return 0
 
+    if running := stack.running():
+        # Before migrating or seeding: a second `make stack` should say so at once and change nothing.
+        print(
+            f"The stack is already running from {stack.run_dir} (pids {running}) at {stack.base_url}/; "
+            "`make stack-stop` stops it.",
+            file=sys.stderr,
+        )
+        return 1
     try:
-        print("Applying migrations...", flush=True)
+        print("Checking PostgreSQL and Redis, applying migrations...", flush=True)
         stack.prepare(demo=args.demo)
         print("Starting gunicorn, the Celery worker and beat...", flush=True)
         stack.start()

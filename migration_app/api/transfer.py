@@ -1,10 +1,17 @@
 """Spreadsheets in and out: the bulk import (the same code as ``import_altinn2``) and the CSV/XLSX export
-of the filtered catalog (the same filters as the list)."""
+of the filtered catalog (the same filters as the list).
+
+The import's body is limited in size (IMPORT_MAX_BYTES, by RequestSizeLimitMiddleware before it is read
+and by a byte count while it is read) and in type (CSV, JSON or XLSX, by name and content): see
+``migration_app.uploads``."""
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -16,14 +23,11 @@ from rest_framework.parsers import BaseParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from .. import exports, importers, selectors
+from .. import exports, importers, selectors, uploads
 from ..filters import ServiceFilterSet
+from ..uploads import ImportFileType
 from .permissions import LeadOnly
 from .renderers import ORJSONRenderer
-
-# A CSV body with no cell in it: separators, quotes, white space and a byte-order mark only.
-# Far above a real export (the 1,000 services of Altinn II are about 1 MB of JSON), far below harm.
-MAX_IMPORT_BYTES = 20 * 1024 * 1024
 
 
 class NaturalKeySerializer(serializers.Serializer):
@@ -66,16 +70,33 @@ class ImportQuerySerializer(serializers.Serializer):
 
 
 class ImportUploadSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text=_("An Altinn II export (JSON) or the tracker's CSV."))
+    file = serializers.FileField(
+        help_text=_("An Altinn II export (JSON), the tracker's CSV or its XLSX export (.json, .csv or .xlsx).")
+    )
 
 
-class CSVTextParser(BaseParser):
-    """``text/csv`` bodies are handed to the importer as they are: it decodes and checks them itself."""
+class BoundedJSONParser(JSONParser):
+    """JSON whose bytes are counted while read: refused (413) as soon as it passes IMPORT_MAX_BYTES."""
 
-    media_type = "text/csv"
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        content = uploads.read_bounded(stream, settings.IMPORT_MAX_BYTES) if stream is not None else b""
+        return super().parse(io.BytesIO(content), media_type, parser_context)
+
+
+class FileBodyParser(BaseParser):
+    """A file sent as the body is handed to the view as bytes, counted while read; the view checks its
+    type against the media type it came with."""
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> bytes:
-        return stream.read(MAX_IMPORT_BYTES + 1) if stream is not None else b""
+        return uploads.read_bounded(stream, settings.IMPORT_MAX_BYTES) if stream is not None else b""
+
+
+class CSVBodyParser(FileBodyParser):
+    media_type = "text/csv"
+
+
+class XLSXBodyParser(FileBodyParser):
+    media_type = uploads.XLSX_MEDIA_TYPE
 
 
 def _file_error(message: str, **extra: Any) -> dict[str, Any]:
@@ -97,15 +118,19 @@ def _file_error(message: str, **extra: Any) -> dict[str, Any]:
 
 class ServiceImportView(generics.GenericAPIView):
     """Upsert service editions on (service code, edition code) from an Altinn II export (metadata-API
-    list or AvailableService export, as a JSON body or an uploaded file) or the tracker's CSV.
+    list or AvailableService export, as a JSON body or an uploaded file), the tracker's CSV or its XLSX
+    export (as a body or an uploaded file).
 
     All or nothing: any bad row means nothing is written and a 400 lists every error by row. With
     ``?dry_run=1`` nothing is written either way and the answer says what would change. Project leads
-    only: an import may touch any organisation's services and create organisations.
+    only: an import may touch any organisation's services and create organisations. A body larger than
+    IMPORT_MAX_BYTES is refused with 413, a file that is not CSV, JSON or XLSX with 415.
     """
 
     permission_classes = [LeadOnly]
-    parser_classes = [JSONParser, CSVTextParser, MultiPartParser]
+    parser_classes = [BoundedJSONParser, CSVBodyParser, XLSXBodyParser, MultiPartParser]
+    # RequestSizeLimitMiddleware's limit for this view, instead of DATA_UPLOAD_MAX_MEMORY_SIZE.
+    request_size_setting = "IMPORT_MAX_BYTES"
     serializer_class = ImportResultSerializer
     pagination_class = None
     filter_backends: list[Any] = []
@@ -121,6 +146,11 @@ class ServiceImportView(generics.GenericAPIView):
                 "description": "Altinn II metadata-API list or AvailableService export.",
             },
             "text/csv": {"type": "string", "description": "The tracker's CSV (the export's columns)."},
+            uploads.XLSX_MEDIA_TYPE: {
+                "type": "string",
+                "format": "binary",
+                "description": "The tracker's XLSX export (its 'Services' sheet, or the first sheet).",
+            },
             "multipart/form-data": ImportUploadSerializer,
         },
         responses={
@@ -129,22 +159,22 @@ class ServiceImportView(generics.GenericAPIView):
                 ImportResultSerializer,
                 description="Nothing written: every error by row (row 0: the file or a parameter).",
             ),
+            413: OpenApiResponse(description="The body is larger than IMPORT_MAX_BYTES; nothing read or written."),
+            415: OpenApiResponse(
+                ImportResultSerializer, description="Not CSV, JSON or XLSX (by name or content); nothing written."
+            ),
         },
     )
     def post(self, request: Request) -> Response:
         # Every refusal, even of a parameter or an unreadable body, comes back in the result's shape,
-        # so a script reads one kind of 400 from this endpoint.
+        # so a script reads one kind of error from this endpoint (handle_exception does the same for
+        # refusals raised while the body is parsed).
         query = ImportQuerySerializer(data=request.query_params)
         if not query.is_valid():
             field, messages = next(iter(query.errors.items()))
             return Response(_file_error(f"{field}: {' '.join(messages)}", field=field), status=400)
         dry_run = query.validated_data["dry_run"]
-        if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_IMPORT_BYTES:
-            return Response(_file_error(_("The file is larger than 20 MB."), dry_run=dry_run), status=400)
-        try:
-            content = self._content(request)
-        except exceptions.ParseError as exc:
-            return Response(_file_error(str(exc.detail), dry_run=dry_run), status=400)
+        content, file_type = self._content(request)
         if content is None:
             return Response(
                 _file_error(
@@ -152,29 +182,54 @@ class ServiceImportView(generics.GenericAPIView):
                 ),
                 status=400,
             )
-        if isinstance(content, bytes) and len(content) > MAX_IMPORT_BYTES:
-            return Response(_file_error(_("The file is larger than 20 MB."), dry_run=dry_run), status=400)
-        result = importers.altinn2_import(
-            content=content, format_hint=query.validated_data["file_format"], dry_run=dry_run
-        )
-        return Response(result.as_dict(), status=400 if result.aborted else 200)
+        format_hint = query.validated_data["file_format"]
+        if file_type == ImportFileType.XLSX:
+            # A workbook is read as the tracker's CSV, with the same checks and row numbers.
+            content, format_hint = uploads.xlsx_as_csv(content), importers.ImportFormat.CSV
+        result = importers.altinn2_import(content=content, format_hint=format_hint, dry_run=dry_run)
+        body = result.as_dict()
+        if file_type == ImportFileType.XLSX:
+            body["format"] = ImportFileType.XLSX.value
+        return Response(body, status=400 if result.aborted else 200)
 
-    def _content(self, request: Request) -> Any:
-        """The body as the importer takes it: decoded JSON, raw CSV bytes, or an uploaded file's bytes."""
-        data = request.data
+    def _content(self, request: Request) -> tuple[Any, ImportFileType | None]:
+        """The body as the importer takes it (decoded JSON, or a file's bytes) and its checked type;
+        (None, None) when no file was sent."""
         if request.content_type.startswith("multipart/form-data"):
             upload = request.FILES.get("file")
             if upload is None:
-                return None
-            if upload.size and upload.size > MAX_IMPORT_BYTES:
-                return b"\0" * (MAX_IMPORT_BYTES + 1)
-            return upload.read()
-        if isinstance(data, bytes | list):
-            return data
+                return None, None
+            content = uploads.read_bounded(upload, settings.IMPORT_MAX_BYTES)
+            return content, uploads.import_file_type(content, claimed=uploads.type_from_name(upload.name))
+        data = request.data
+        if isinstance(data, bytes):
+            claimed = ImportFileType.XLSX if request.content_type.startswith(uploads.XLSX_MEDIA_TYPE) else None
+            return data, uploads.import_file_type(data, claimed=claimed or ImportFileType.CSV)
+        if isinstance(data, list):
+            return data, ImportFileType.JSON
         if hasattr(data, "dict") or not data:
             # An empty body, or a form post: there is no file in it.
-            return None
-        return data  # a JSON object or scalar: the importer explains what it expected
+            return None, None
+        return data, ImportFileType.JSON  # a JSON object or scalar: the importer explains what it expected
+
+    def handle_exception(self, exc: Exception) -> Response:
+        """Refusals of the body itself in the import result's shape, also when they happen before
+        ``post`` runs (signed in by session, the CSRF check parses the body during authentication)."""
+        if isinstance(exc, uploads.UploadRefused):
+            status, message = exc.status, exc.message
+        elif isinstance(exc, exceptions.UnsupportedMediaType):
+            status = 415
+            message = uploads.not_accepted(
+                _("A body of type “%(type)s” is not accepted.") % {"type": self.request.content_type}
+            ).message
+        elif isinstance(exc, RequestDataTooBig):
+            status, message = 413, uploads.too_large(settings.DATA_UPLOAD_MAX_MEMORY_SIZE).message
+        elif isinstance(exc, TooManyFieldsSent | TooManyFilesSent | exceptions.ParseError):
+            status, message = 400, str(getattr(exc, "detail", exc))
+        else:
+            return super().handle_exception(exc)
+        dry_run = self.request.query_params.get("dry_run", "").lower() in {"1", "true", "yes", "on"}
+        return Response(_file_error(message, dry_run=dry_run), status=status)
 
 
 class IgnoreClientNegotiation(BaseContentNegotiation):

@@ -25,13 +25,12 @@ from django.utils.translation import gettext as _
 
 from ..choices import Altinn3Target, Criticality, ServiceType
 from ..models import Service, ServiceOwner
+from ..validators import ORG_CODE_RE
 
 NaturalKey = tuple[str, int]
 
 # PositiveIntegerField's upper bound on every backend Django supports.
 MAX_EDITION_CODE = 2_147_483_647
-# Altinn 3 org codes are short lower-case ASCII words ("skd", "brg", "digdir").
-ORG_CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 # Each bulk statement carries at most this many rows. PostgreSQL would otherwise take a whole file in
 # one statement and could pass its 65,535-parameter limit; SQLite's own limit makes its batches smaller.
 BULK_BATCH_SIZE = 500

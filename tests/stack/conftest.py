@@ -16,11 +16,12 @@ import pytest
 from tests.conftest import require_service
 from tracker.stack import Stack
 
-from .servers import PrivatePostgres, PrivateRedis, free_port
+from .servers import PrivatePostgres, PrivateRedis, scenario_stack
 
 # Small enough to seed in seconds, big enough that the pages and the API do real work.
 STACK_SERVICES = int(os.environ.get("STACK_TEST_SERVICES", "300"))
 DEMO_PASSWORD = "demo-passord-2026"
+CATCH_UP_SECONDS = 15
 
 
 @pytest.fixture(scope="session")
@@ -45,24 +46,15 @@ def private_redis() -> Iterator[PrivateRedis]:
 @pytest.fixture(scope="session")
 def stack(private_postgres, private_redis, tmp_path_factory) -> Iterator[Stack]:
     """The production stack on the private servers, with a seeded demo catalog and its demo users."""
-    stack = Stack(
-        env={
-            "DATABASE_URL": private_postgres.url("tracker"),
-            "REDIS_URL": private_redis.url(0),
-            "CELERY_QUEUE": "tracker-stack-test",
-            "SECRET_KEY": "stack-test-" + "x" * 50,
-            "METRICS_TOKEN": "stack-test-metrics",
-            # The scenarios send many requests from one address; the throttles are tested elsewhere.
-            "API_THROTTLE_USER": "100000/minute",
-            "API_THROTTLE_ANON": "100000/minute",
-        },
+    stack = scenario_stack(
+        private_postgres,
+        private_redis,
         run_dir=tmp_path_factory.mktemp("stack"),
-        port=free_port(),
+        services=STACK_SERVICES,
         web_workers=int(os.environ.get("STACK_TEST_WEB_WORKERS", "3")),
-        worker_concurrency=2,
+        # Beat's catch-up recompute every 15 s instead of every minute keeps the Redis outage test short.
+        env={"RECOMPUTE_CATCH_UP_SECONDS": str(CATCH_UP_SECONDS)},
     )
-    stack.prepare()
-    stack.manage("seed_demo", "--services", str(STACK_SERVICES), "--seed", "7", "-v0")
     stack.start()
     yield stack
     stack.stop()

@@ -16,7 +16,10 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+
+from tracker.stack import Stack
 
 
 def free_port() -> int:
@@ -147,3 +150,56 @@ class PrivateRedis:
     def destroy(self) -> None:
         self.stop()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def scenario_stack(
+    postgres: PrivatePostgres,
+    redis: PrivateRedis,
+    *,
+    run_dir: Path,
+    services: int,
+    web_workers: int | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Stack:
+    """The production stack on private servers as the scenarios run it (tests and benchmarks alike):
+    migrated and seeded with ``services`` demo services and the demo users, ready to ``start()``.
+    ``env`` adds to (or overrides) the settings below."""
+    stack = Stack(
+        env={
+            "DATABASE_URL": postgres.url("tracker"),
+            "REDIS_URL": redis.url(0),
+            "CELERY_QUEUE": "tracker-stack-test",
+            "SECRET_KEY": "stack-test-" + "x" * 50,
+            "METRICS_TOKEN": "stack-test-metrics-" + "m" * 32,
+            # The scenarios send many requests from one address; the throttles are tested elsewhere.
+            "API_THROTTLE_USER": "100000/minute",
+            "API_THROTTLE_ANON": "100000/minute",
+            **(env or {}),
+        },
+        run_dir=run_dir,
+        port=free_port(),
+        web_workers=web_workers,
+        worker_concurrency=2,
+    )
+    stack.prepare()
+    stack.manage("seed_demo", "--services", str(services), "--seed", "7", "-v0")
+    return stack
+
+
+@contextlib.contextmanager
+def private_stack(*, services: int, web_workers: int | None = None) -> Iterator[Stack]:
+    """Private PostgreSQL and Redis, and the started stack on them; all gone afterwards. For the
+    benchmarks (the tests get the same from the session fixtures in conftest.py)."""
+    postgres, redis = PrivatePostgres(), PrivateRedis()
+    try:
+        postgres.start()
+        postgres.create_database("tracker")
+        redis.start()
+        run_dir = Path(tempfile.mkdtemp(prefix="tracker-stack-"))
+        stack = scenario_stack(postgres, redis, run_dir=run_dir, services=services, web_workers=web_workers)
+        with stack:
+            yield stack
+        shutil.rmtree(run_dir, ignore_errors=True)
+    finally:
+        redis.destroy()
+        postgres.destroy()
