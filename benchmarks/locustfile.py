@@ -91,6 +91,18 @@ def failure_reason(response, expected: tuple[int, ...]) -> str | None:
     return None
 
 
+def saved_and_back_on(pk: int):
+    """A save answered 200 must be the redirect back to the service page; a conflict or refusal stays put."""
+
+    def check(response) -> str | None:
+        landed = urlsplit(response.url).path
+        if response.status_code == 200 and (not response.history or landed != f"/services/{pk}/"):
+            return f"a save answered 200 at {landed} without going back to the service page"
+        return None
+
+    return check
+
+
 class TrackerUser(HttpUser):
     """What both kinds of visitor share: a request whose outcome is checked against what it expects."""
 
@@ -203,6 +215,7 @@ class ServiceOwnerUser(TrackerUser):
             f"/services/{pk}/edit/",
             name="/services/[id]/edit/",
             expect=(200, 409),
+            check=saved_and_back_on(pk),
             data=form.data(notes=note),
             headers={"Referer": page.url},
         )
@@ -223,6 +236,7 @@ class ServiceOwnerUser(TrackerUser):
             f"/services/{pk}/status/",
             name="/services/[id]/status/",
             expect=(200, 422),
+            check=saved_and_back_on(pk),
             data=forms[0].data(to_status=random.choice(targets), comment="Belastningstest"),
             headers={"Referer": page.url},
         )

@@ -8,6 +8,7 @@ var/bench/stack_load.json and locust's CSV files to var/bench/stack_load/.
 
     .venv/bin/python benchmarks/stack_load.py                      # 50 users, 120 s
     .venv/bin/python benchmarks/stack_load.py --users 80 --seconds 300
+    .venv/bin/python benchmarks/stack_load.py --think 0,0         # no pauses: the stack's capacity for the mix
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--services", type=int, default=1000)
     parser.add_argument("--owners", type=int, default=20, help="distinct owner accounts (default 20)")
     parser.add_argument("--leads", type=int, default=4, help="distinct lead accounts with tokens (default 4)")
+    parser.add_argument(
+        "--think", default="0.5,2", help="seconds between a person's clicks, min,max (default 0.5,2; 0,0 saturates)"
+    )
     args = parser.parse_args(argv)
     print(f"stack_load: starting the stack with {args.services:,} services…", flush=True)
     with private_stack(services=args.services) as stack:
@@ -42,6 +46,7 @@ def main(argv: list[str] | None = None) -> None:
             out_dir=ROOT / "var" / "bench" / "stack_load",
             owners=args.owners,
             leads=args.leads,
+            think=args.think,
         )
     print(report.summary(), flush=True)
     report.write_json(ROOT / "var" / "bench" / "stack_load.json")

@@ -143,9 +143,10 @@ def stack_shell(stack: Stack, code: str, params: dict[str, Any]) -> Any:
         return json.loads(out.read_text())
 
 
-@dataclass(frozen=True)
+@dataclass
 class LoadAccounts:
-    """Who the load test signs in as: owners (editors of one organisation each) and leads with API tokens."""
+    """Who the load test signs in as: owners (editors of one organisation each, with their services'
+    ids and, once signed in, their session cookies) and leads with API tokens."""
 
     owners: list[dict[str, Any]]
     leads: list[dict[str, Any]]

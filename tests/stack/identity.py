@@ -23,6 +23,7 @@ import secrets
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
@@ -240,36 +241,41 @@ class Visitor:
         self.session.headers["Accept-Language"] = "nb"
         self.last_page = ""
 
-    def _unanswered(self, exc: requests.RequestException) -> None:
-        """A request without an answer. A killed worker takes its requests in flight with it, and while
-        new workers start, requests wait; the browser would show an error and the person try again.
-        Counted, not hidden; anything else is an anomaly."""
-        if isinstance(exc, requests.Timeout):
-            self.report.add("timeouts")
-        elif isinstance(exc, requests.ConnectionError):
-            self.report.add("dropped")
-        else:
-            self.report.anomaly(f"{self.person.username}: {exc!r}")
+    def _answer(self, send: Callable[[], requests.Response]) -> requests.Response | None:
+        """``send()``'s answer, or None. A killed worker takes its requests in flight with it, and while new
+        workers start, requests wait: a browser shows an error and the person tries again, so a dropped
+        request is sent once more. Drops and timeouts are counted, not hidden."""
+        for _attempt in range(2):
+            try:
+                return send()
+            except requests.Timeout:
+                self.report.add("timeouts")
+                return None
+            except requests.ConnectionError:
+                self.report.add("dropped")
+            except requests.RequestException as exc:
+                self.report.anomaly(f"{self.person.username}: {exc!r}")
+                return None
+        return None
 
     def sign_in(self) -> bool:
+        def send() -> requests.Response:
+            return sign_in(self.session, self.base_url, self.person.username, DEMO_PASSWORD, timeout=SIGN_IN_SECONDS)
+
         try:
-            landed = sign_in(self.session, self.base_url, self.person.username, DEMO_PASSWORD, timeout=SIGN_IN_SECONDS)
+            landed = self._answer(send)
         except SignInError as exc:
             self.report.anomaly(f"{self.person.username}: sign-in failed: {exc}")
             return False
-        except requests.RequestException as exc:
-            self._unanswered(exc)
+        if landed is None:
             return False
         self.report.add("sign_ins")
         self.inspect(landed, "sign-in landing", expect_service=True)
         return True
 
     def get(self, path: str, **kwargs) -> requests.Response | None:
-        try:
-            return self.session.get(urljoin(self.base_url, path), timeout=REQUEST_SECONDS, **kwargs)
-        except requests.RequestException as exc:
-            self._unanswered(exc)
-            return None
+        url = urljoin(self.base_url, path)
+        return self._answer(lambda: self.session.get(url, timeout=REQUEST_SECONDS, **kwargs))
 
     def where(self, response: requests.Response) -> str:
         return f"{self.person.username} ({self.person.owner_code}) at {urlsplit(response.url).path}"
@@ -343,12 +349,9 @@ class Visitor:
         anyone's page."""
         if not self.last_page:
             return
-        try:
-            response = sign_out(self.session, self.base_url, self.last_page, timeout=REQUEST_SECONDS)
-        except requests.RequestException as exc:
-            self._unanswered(exc)
-            return
-        if not self.answered(response, "sign-out"):
+        page = self.last_page
+        response = self._answer(lambda: sign_out(self.session, self.base_url, page, timeout=REQUEST_SECONDS))
+        if response is None or not self.answered(response, "sign-out"):
             return
         self.report.add("sign_outs")
         self.last_page = ""
