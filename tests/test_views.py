@@ -152,15 +152,18 @@ def test_catalog_lists_services_with_their_columns(member_client, owner):
     ],
 )
 def test_catalog_filters(member_client, owner, other_owner, query, expected):
+    # Every searched text is fixed here: the factory's numbered names ("Form 1200") would match "200"
+    # depending on how many services earlier tests made.
     ServiceFactory(service_code="1000", name_nb="Mva-melding (moms)", name_en="VAT return", owner=owner)
     ServiceFactory(
         service_code="1001",
         name_nb="Varsel om skatt",
+        name_en="Tax notice",
         edition_name="Utgave 2025",
         owner=owner,
         service_type=ServiceType.CORRESPONDENCE,
     )
-    moving = ServiceFactory(service_code="2000", name_nb="Årsregnskap", owner=other_owner)
+    moving = ServiceFactory(service_code="2000", name_nb="Årsregnskap", name_en="Annual accounts", owner=other_owner)
     services.service_change_status(service=moving, to_status=MigrationStatus.ANALYSIS)
     response = member_client.get(LIST_URL, query)
     assert response.status_code == 200
