@@ -98,7 +98,7 @@ def configured_default() -> WebConfig:
 
 DEFAULT_CONFIGS = [
     *(WebConfig("sync", n) for n in (2, 3, 4, 5)),
-    *(WebConfig("gthread", n, 4) for n in (2, 3, 4, 5)),
+    *(WebConfig("gthread", n, t) for n, t in ((2, 4), (2, 8), (4, 4), (4, 8))),
 ]
 
 

@@ -16,16 +16,22 @@ def _env_int(name: str, default: int) -> int:
 
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-# One process per core (real parallelism; more only add memory and connections) with four threads each
-# (a request waiting on PostgreSQL or Redis lets another run, and a cheap API call need not queue behind a
-# slow page). Measured with benchmarks/gunicorn_workers.py on 2 cores, 1,000 services, 16 users without
-# think time (owners' pages and a lead's API pages, 3:1), best of 2 rounds of 15 s, throughput as a ratio
-# to (2 × cores) + 1 = 5 sync workers in the same run: gthread 2x4 2.48×, 3x4 2.02×, 4x4 1.43×, 5x4 1.40×;
-# sync 2 to 5 0.94-1.08×. p50 390 ms against 3,750 ms, p99 5.0 s against 6.3 s, zero errors; the machine
-# was shared with other test runs (load average 10-20), so the absolute figures are low (docs/deployment.md).
+# One process per core (real parallelism; more only add memory and connections) with eight threads each
+# (a request waiting on PostgreSQL or Redis lets another run, and a cheap API call or a load balancer's
+# probe need not queue behind a slow page). Measured with benchmarks/gunicorn_workers.py on 2 cores,
+# 1,000 services, 16 users without think time (owners' pages and a lead's API pages, 3:1), throughput as a
+# ratio to (2 × cores) + 1 = 5 sync workers measured in the same run, three runs:
+#   --configs sync:5,gthread:2x4,gthread:2x8,gthread:4x4 --rounds 4 --seconds 10
+#       gthread 2x8 2.84×, 4x4 2.55×, 2x4 1.94× (p50 594 ms against 2,316 ms, p99 2.1 s against 3.5 s)
+#   --configs sync:5,sync:2,gthread:2x2,gthread:2x4,gthread:2x8,gthread:4x4
+#       gthread 2x8 1.85×, 4x4 1.64×, 2x4 0.93×, 2x2 0.86×, sync 2 0.69×
+#   (default configurations then: sync 2-5 and gthread 2-5 processes × 4 threads)
+#       gthread 2x4 2.48×, 3x4 2.02×, 4x4 1.43×, 5x4 1.40×; sync 2-5 0.94-1.08×
+# Zero errors throughout. The machine was shared with other test runs (load average 10-20), so single
+# figures swing widely; gthread 2x8 led every run it was in (docs/deployment.md has the tables).
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 workers = _env_int("GUNICORN_WORKERS", os.cpu_count() or 1)
-threads = _env_int("GUNICORN_THREADS", 4)
+threads = _env_int("GUNICORN_THREADS", 8)
 # The slowest honest request (an export of the whole catalog) takes a few seconds; a worker stuck far
 # longer than that is killed and replaced rather than holding its connections forever.
 timeout = _env_int("GUNICORN_TIMEOUT", 60)
