@@ -29,12 +29,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--people", type=int, default=100, help="at most the 106 demo organisations")
     parser.add_argument("--seconds", type=float, default=120)
     parser.add_argument("--restarts", type=int, default=8, help="reloads and kills of web workers, alternately")
+    parser.add_argument(
+        "--cycle-every", type=int, default=1, help="rounds of pages between a cycler's sign-out and sign-in (default 1)"
+    )
     parser.add_argument("--services", type=int, default=1000)
     args = parser.parse_args(argv)
     print(f"stack_identity: starting the stack with {args.services:,} services…", flush=True)
     with private_stack(services=args.services) as stack:
         report = identity_run(
-            stack, people=args.people, seconds=args.seconds, cyclers=args.people // 10, restarts=args.restarts
+            stack,
+            people=args.people,
+            seconds=args.seconds,
+            cyclers=args.people // 10,
+            cycle_every=args.cycle_every,
+            restarts=args.restarts,
         )
     print(report.summary(), flush=True)
     report.write_json(ROOT / "var" / "bench" / "stack_identity.json")

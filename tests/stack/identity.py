@@ -82,7 +82,9 @@ class Person:
         return (
             ("/", "/"),
             ("service page", f"/services/{self.service_id}/"),
-            ("catalog of the organisation", f"/services/?owner={self.owner_code}"),
+            # Most recently changed first: the person's service, made for the run, is on the first page
+            # even of a large organisation's catalog.
+            ("catalog of the organisation", f"/services/?owner={self.owner_code}&sort=-updated&per_page=200"),
             ("catalog search", f"/services/?q={self.service_name}"),
         )
 
@@ -251,7 +253,8 @@ class Visitor:
             except requests.Timeout:
                 self.report.add("timeouts")
                 return None
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
+                # Refused, reset, or cut off in the middle of the answer.
                 self.report.add("dropped")
             except requests.RequestException as exc:
                 self.report.anomaly(f"{self.person.username}: {exc!r}")

@@ -31,6 +31,7 @@ def test_the_stack_serves_owners_and_leads_under_load_without_errors(stack, tmp_
     assert report.total.requests >= 3 * SECONDS
     done = {row.label for row in report.rows if row.requests}
     assert {"GET sign in", "POST sign in", "GET / (own organisation)", "GET /services/", "GET /services/[id]/"} <= done
-    assert {"GET /api/v1/services/?page=N", "GET /api/v1/progress/"} <= done
+    # Leads are a quarter of the users and pick among many API reads: require that they ran, not which.
+    assert any(label.startswith("GET /api/v1/") for label in done), sorted(done)
     saved = report.answers("POST /services/[id]/edit/", 200) + report.answers("POST /services/[id]/status/", 200)
     assert saved > 0, "no edit or status change was accepted"
