@@ -230,6 +230,8 @@ def test_htmx_is_configured_not_to_inject_styles_or_evaluate_code(client, db):
         "includeIndicatorStyles": False,
         "allowEval": False,
         "allowScriptTags": False,
+        # No page snapshots in localStorage, where they would outlive a signed-out session.
+        "historyCacheSize": 0,
     }
     htmx = (BASE_DIR / "node_modules/htmx.org/dist/htmx.js").read_text()
     # The option names of the installed htmx, so a rename in an upgrade does not silently drop them.
