@@ -16,6 +16,15 @@ def main():
             "available on your PYTHONPATH environment variable? Did you "
             "forget to activate a virtual environment?"
         ) from exc
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
+
+    # Django swallows a settings error here and fails later with "Models aren't loaded yet", which hides
+    # the real reason (e.g. SECRET_KEY unset with DEBUG off); say it instead.
+    try:
+        settings.INSTALLED_APPS  # noqa: B018
+    except ImproperlyConfigured as exc:
+        sys.exit(f"error: {exc}")
     execute_from_command_line(sys.argv)
 
 
