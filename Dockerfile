@@ -1,6 +1,6 @@
-# The tracker's one image: gunicorn (the default command), the Celery worker and beat, and `migrate`
-# are all this image with another command (compose.yaml). Settings come from the environment at run time
-# (docs/deployment.md); nothing secret is baked in.
+# The tracker's one image: gunicorn (the default command), the Celery workers (one per queue) and beat,
+# and `migrate` are all this image with another command (compose.yaml). Settings come from the
+# environment at run time (docs/deployment.md); nothing secret is baked in.
 #
 #   docker build -t altinn-migration-tracker .
 #

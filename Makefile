@@ -47,6 +47,7 @@ test: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 	$(PY) manage.py check
 	$(PY) manage.py makemigrations --check --dry-run
 
@@ -54,17 +55,27 @@ fmt: setup
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-# Production-style background processing: needs REDIS_URL (and normally DATABASE_URL).
+# Production-style background processing: needs REDIS_URL (and normally DATABASE_URL). One worker for both
+# queues; QUEUES=email (or recompute, or both comma-separated) and CONCURRENCY=n run one as `make stack` does.
+WORKER_KINDS := recompute email
+empty :=
+space := $(empty) $(empty)
+comma := ,
+worker_kinds = $(subst $(comma),$(space),$(QUEUES))
+worker_queues = $(subst $(space),$(comma),$(patsubst %,$${CELERY_QUEUE:-tracker}.%,$(worker_kinds)))
 worker: migrate
 	@test -n "$$REDIS_URL" || { echo "Set REDIS_URL, e.g. redis://127.0.0.1:6379/0"; exit 2; }
-	$(VENV)/bin/celery -A tracker worker --loglevel=INFO
+	@test -z "$(filter-out $(WORKER_KINDS),$(worker_kinds))" || { echo "QUEUES takes $(WORKER_KINDS)"; exit 2; }
+	$(VENV)/bin/celery -A tracker worker --loglevel=INFO \
+	  $(if $(QUEUES),--queues=$(worker_queues)) $(if $(CONCURRENCY),--concurrency=$(CONCURRENCY))
 
 beat: migrate
 	@test -n "$$REDIS_URL" || { echo "Set REDIS_URL, e.g. redis://127.0.0.1:6379/0"; exit 2; }
 	$(VENV)/bin/celery -A tracker beat --loglevel=INFO --schedule=var/celerybeat-schedule
 
-# The production configuration on this machine (docs/deployment.md): gunicorn, a Celery worker and beat
-# in the background, on PostgreSQL and Redis. Uses DATABASE_URL/REDIS_URL when set, else the local servers.
+# The production configuration on this machine (docs/deployment.md): gunicorn, a Celery worker per queue
+# and beat in the background, on PostgreSQL and Redis. Uses DATABASE_URL/REDIS_URL when set, else the local
+# servers; CELERY_RECOMPUTE_CONCURRENCY and CELERY_EMAIL_CONCURRENCY size the workers.
 STACK_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tracker
 STACK_REDIS_URL ?= redis://127.0.0.1:6379/1
 stack: setup

@@ -1,9 +1,9 @@
 """gunicorn worker class and count: throughput and latency of the production stack under a realistic mix.
 
 The default in tracker/gunicorn.conf.py is chosen from this measurement. Every configuration runs the
-real stack (tracker.stack.Stack: gunicorn, a Celery worker) against a private PostgreSQL and Redis
-(tests/stack/servers.py) holding the demo catalog of 1,000 services, and a load generator in another
-process drives it over loopback:
+real stack (tracker.stack.Stack: gunicorn, a Celery worker per queue) against a private PostgreSQL and
+Redis (tests/stack/servers.py) holding the demo catalog of 1,000 services, and a load generator in
+another process drives it over loopback:
 
 * service owners (signed in through the login form, one session each): their organisation's page, the
   service list and service details;
@@ -172,8 +172,8 @@ class BenchServers:
             web_workers=config.workers if config else None,
             web_worker_class=config.worker_class if config else None,
             web_threads=config.threads if config else None,
-            # Reads queue no work, so one worker process is enough; beat would only fire hourly.
-            worker_concurrency=1,
+            # Reads queue no work, so one process per queue is enough; beat would only fire hourly.
+            worker_concurrency={"recompute": 1, "email": 1},
             beat=False,
         )
 

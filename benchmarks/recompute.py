@@ -20,7 +20,8 @@ import gc, json, time, tracemalloc, datetime
 from django.db import connection
 from django.utils import timezone
 from migration_app.models import ServiceReadiness
-from migration_app.services import portfolio_recompute, FORECAST_WINDOW_WEEKS
+from migration_app.services.recompute import portfolio_recompute
+from migration_app.engine.progress import FORECAST_WINDOW_WEEKS
 DONE = "('in_production', 'altinn2_closed', 'decommissioned', 'reimplemented_elsewhere')"
 
 def floor():

@@ -32,8 +32,10 @@ from django.utils import timezone
 from migration_app import emails
 from migration_app.models import Membership, ServiceOwner, WeeklyReportDigest
 from migration_app.reports import ReportWeek
-from migration_app.selectors import weekly_report_recipients
-from migration_app.services import progress_snapshot_backfill, weekly_report_digests, weekly_reports_build
+from migration_app.selectors.weekly_reports import weekly_report_recipients
+from migration_app.services.snapshots import progress_snapshot_backfill
+from migration_app.services.weekly_reports import weekly_report_digests
+from migration_app.services.weekly_reports import weekly_reports_build
 
 User = get_user_model()
 for owner in ServiceOwner.objects.filter(services__isnull=False).distinct():

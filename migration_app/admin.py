@@ -1,5 +1,5 @@
 """The Django admin for the programme team. It follows the same rules as the pages and the API:
-status changes, service edits and dependency edges go through ``services.py``; history is read-only.
+status changes, service edits and dependency edges go through ``services``; history is read-only.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from . import services
 from .forms import DependencyAdminForm, ServiceAdminForm, ServiceStatusChangeForm
 from .models import (
+    SERVICE_EDITABLE_FIELDS,
     Dependency,
     Membership,
     Milestone,
@@ -31,6 +31,9 @@ from .models import (
     StatusChange,
     WeeklyReportDelivery,
 )
+from .services.catalog import service_update
+from .services.checks import StaleVersionError
+from .services.dependencies import dependency_add, dependency_remove
 
 # Set on the request when a service refused a save after the form validated (a concurrent edit won the
 # race), so the admin shows the error instead of "changed successfully".
@@ -181,15 +184,15 @@ class ServiceAdmin(admin.ModelAdmin):
             # A new edition starts as "not started"; there is no history to write yet.
             super().save_model(request, obj, form, change)
             return
-        editable = {*services.SERVICE_EDITABLE_FIELDS, "owner"}
+        editable = {*SERVICE_EDITABLE_FIELDS, "owner"}
         data = {name: form.cleaned_data[name] for name in form.changed_data if name in editable}
         if not data:
             return
         try:
-            services.service_update(
+            service_update(
                 service=obj, data=data, user=request.user, expected_version=form.cleaned_data["expected_version"]
             )
-        except services.StaleVersionError as exc:
+        except StaleVersionError as exc:
             setattr(request, _REFUSED, True)
             self.message_user(
                 request,
@@ -221,7 +224,7 @@ class ServiceAdmin(admin.ModelAdmin):
         ]
 
     def change_status_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """Move a service through the lifecycle via services.service_change_status, with a comment."""
+        """Move a service through the lifecycle via service_change_status, with a comment."""
         service = self.get_object(request, unquote(object_id))
         if service is None:
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
@@ -258,7 +261,7 @@ class ServiceAdmin(admin.ModelAdmin):
 
 @admin.register(Dependency)
 class DependencyAdmin(admin.ModelAdmin):
-    """Edges are added through services.dependency_add (cycles refused) and removed through
+    """Edges are added through dependency_add (cycles refused) and removed through
     dependency_remove. They are never edited in place: turning a soft edge hard could close a cycle.
     """
 
@@ -291,7 +294,7 @@ class DependencyAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Dependency, form: DependencyAdminForm, change: bool) -> None:
         try:
-            created = services.dependency_add(
+            created = dependency_add(
                 service=obj.service,
                 depends_on_service=obj.depends_on_service,
                 depends_on_capability=obj.depends_on_capability,
@@ -318,11 +321,11 @@ class DependencyAdmin(admin.ModelAdmin):
         return super().response_add(request, obj, post_url_continue)
 
     def delete_model(self, request: HttpRequest, obj: Dependency) -> None:
-        services.dependency_remove(dependency=obj, user=request.user)
+        dependency_remove(dependency=obj, user=request.user)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Dependency]) -> None:
         for dependency in queryset.select_related("service"):
-            services.dependency_remove(dependency=dependency, user=request.user)
+            dependency_remove(dependency=dependency, user=request.user)
 
 
 @admin.register(StatusChange)

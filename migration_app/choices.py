@@ -57,6 +57,11 @@ class MigrationStatus(models.TextChoices):
     REIMPLEMENTED_ELSEWHERE = "reimplemented_elsewhere", _("Re-implemented elsewhere")
 
 
+# Every status in lifecycle order: the forward steps, then the resolutions. The one order in which lists,
+# filters, charts, figures and sorting show statuses (engine.lifecycle holds the rules between them).
+STATUS_ORDER: tuple[str, ...] = tuple(MigrationStatus.values)
+
+
 class Criticality(models.TextChoices):
     LOW = "low", _("Low")
     MEDIUM = "medium", _("Medium")

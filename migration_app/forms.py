@@ -1,5 +1,5 @@
 """Forms for the pages and the admin. Forms validate input and present errors; every write they trigger
-goes through ``services.py``, whose ValidationErrors are turned back into field errors here.
+goes through ``services``, whose ValidationErrors are turned back into field errors here.
 """
 
 from __future__ import annotations
@@ -12,10 +12,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
-from . import services
 from .choices import DependencyStrength, MigrationStatus
 from .engine.lifecycle import allowed_targets, check_transition
-from .models import Dependency, PlatformCapability, Service
+from .models import SERVICE_EDITABLE_FIELDS, Dependency, PlatformCapability, Service
+from .services.catalog import service_change_status
+from .services.checks import StaleVersionError, User
+from .services.dependencies import dependency_add
 
 
 class OneOrAllSelect(forms.SelectMultiple):
@@ -87,7 +89,7 @@ class ServiceAdminForm(forms.ModelForm):
     class Meta:
         model = Service
         # The natural key (on creation only) and what service_update may change; never status or version.
-        fields = ("service_code", "edition_code", "owner", *services.SERVICE_EDITABLE_FIELDS)
+        fields = ("service_code", "edition_code", "owner", *SERVICE_EDITABLE_FIELDS)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -100,7 +102,7 @@ class ServiceAdminForm(forms.ModelForm):
         expected = cleaned.get("expected_version")
         # Early, friendly check with the user's input kept; service_update's compare-and-set is the real guard.
         if self.instance.pk and expected is not None and expected != self.instance.version:
-            stale = services.StaleVersionError(expected=expected, current=self.instance.version)
+            stale = StaleVersionError(expected=expected, current=self.instance.version)
             raise ValidationError(
                 _("%(message)s Reload the page to see the current values, then make your change again.")
                 % {"message": stale},
@@ -146,17 +148,17 @@ class ServiceStatusChangeForm(forms.Form):
             if check_transition(self.service.status, status).needs_comment
         ]
 
-    def change_status(self, *, user: services.User) -> Service | None:
-        """Call ``services.service_change_status``; on refusal, add its message to the form and return None."""
+    def change_status(self, *, user: User) -> Service | None:
+        """Call ``service_change_status``; on refusal, add its message to the form and return None."""
         try:
-            return services.service_change_status(
+            return service_change_status(
                 service=self.service,
                 to_status=self.cleaned_data["to_status"],
                 user=user,
                 comment=self.cleaned_data["comment"],
                 expected_version=self.cleaned_data["expected_version"],
             )
-        except services.StaleVersionError as exc:
+        except StaleVersionError as exc:
             self.add_error(None, ValidationError(str(exc), code="stale_version"))
         except ValidationError as exc:
             add_service_errors(self, exc, field_map={"status": "to_status"})
@@ -168,12 +170,12 @@ class _DryRun(Exception):
 
 
 class DependencyAdminForm(forms.ModelForm):
-    """Add a dependency edge in the admin. ``clean`` runs ``services.dependency_add`` in a savepoint that
+    """Add a dependency edge in the admin. ``clean`` runs ``dependency_add`` in a savepoint that
     is always rolled back, so a cycle or duplicate shows as a form error with the service's own message;
     the admin's ``save_model`` then makes the real call.
     """
 
-    user: services.User = None
+    user: User = None
 
     class Meta:
         model = Dependency
@@ -189,7 +191,7 @@ class DependencyAdminForm(forms.ModelForm):
             return cleaned
         try:
             with transaction.atomic():
-                services.dependency_add(
+                dependency_add(
                     service=cleaned["service"],
                     depends_on_service=cleaned.get("depends_on_service"),
                     depends_on_capability=cleaned.get("depends_on_capability"),
@@ -215,14 +217,14 @@ class DependencyAdminForm(forms.ModelForm):
 
 class ServiceEditForm(forms.ModelForm):
     """The service page's edit form. ``expected_version`` is the version the form was rendered from;
-    ``services.service_update`` refuses the save when someone else has saved since.
+    ``service_update`` refuses the save when someone else has saved since.
     """
 
     expected_version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
 
     class Meta:
         model = Service
-        fields = services.SERVICE_EDITABLE_FIELDS
+        fields = SERVICE_EDITABLE_FIELDS
         widgets = {
             "valid_from": forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
             "valid_to": forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
@@ -262,7 +264,7 @@ class ServiceEditForm(forms.ModelForm):
         fresh = ServiceEditForm(instance=stored)
         mine = set(self.user_changed())
         data: dict[str, Any] = {"expected_version": str(stored.version)}
-        for name in services.SERVICE_EDITABLE_FIELDS:
+        for name in SERVICE_EDITABLE_FIELDS:
             bound = fresh[name]
             value = bound.field.widget.format_value(bound.value())
             if isinstance(value, list):  # a select formats its value as a list of selected values
@@ -273,11 +275,11 @@ class ServiceEditForm(forms.ModelForm):
         return data
 
     def _post_clean(self) -> None:
-        # Model validation runs in services.service_update (full_clean there), with the same messages.
+        # Model validation runs in service_update (full_clean there), with the same messages.
         pass
 
     def changes(self) -> dict[str, Any]:
-        return {name: self.cleaned_data[name] for name in services.SERVICE_EDITABLE_FIELDS}
+        return {name: self.cleaned_data[name] for name in SERVICE_EDITABLE_FIELDS}
 
 
 class DependencyAddForm(forms.Form):
@@ -327,10 +329,10 @@ class DependencyAddForm(forms.Form):
             raise ValidationError(_("Name either another service or a platform capability."))
         return cleaned
 
-    def add(self, *, service: Service, user: services.User) -> Dependency | None:
-        """Call ``services.dependency_add``; a refusal (a cycle, a duplicate) becomes a form error."""
+    def add(self, *, service: Service, user: User) -> Dependency | None:
+        """Call ``dependency_add``; a refusal (a cycle, a duplicate) becomes a form error."""
         try:
-            return services.dependency_add(
+            return dependency_add(
                 service=service,
                 depends_on_service=self.cleaned_data["depends_on"],
                 depends_on_capability=self.cleaned_data["capability"],

@@ -1,7 +1,7 @@
 """The migration catalog: who owns which Altinn II service, what it needs, and how far it has come.
 
 Models hold data and constraints only. Every write with a rule (status changes, dependency edges,
-optimistic concurrency) goes through ``services.py``; see STYLE.md.
+optimistic concurrency) goes through ``services``; see STYLE.md.
 """
 
 from __future__ import annotations
@@ -97,6 +97,29 @@ class PlatformCapability(models.Model):
     @property
     def is_delivered(self) -> bool:
         return self.status == CapabilityStatus.DELIVERED
+
+
+# Fields an owner edits through forms, the API and imports; status and version have their own paths
+# (services.catalog). The form, the serializer, the admin and the importers all take this one list.
+SERVICE_EDITABLE_FIELDS: tuple[str, ...] = (
+    "name_nb",
+    "name_en",
+    "edition_name",
+    "service_type",
+    "valid_from",
+    "valid_to",
+    "yearly_volume",
+    "criticality",
+    "target",
+    "altinn3_reference",
+    "planned_start",
+    "target_date",
+    "actual_start",
+    "actual_done",
+    "contact_name",
+    "contact_email",
+    "notes",
+)
 
 
 class Service(models.Model):
@@ -327,6 +350,12 @@ class ReadinessState(models.TextChoices):
     NOT_ASSESSED = "not_assessed", _("Not assessed")
 
 
+class PortfolioStateQuerySet(models.QuerySet["PortfolioState"]):
+    def singleton(self) -> PortfolioStateQuerySet:
+        """The one row, as a queryset: read it, update it, lock it, or ``.get_or_create()`` it."""
+        return self.filter(pk=PortfolioState.SINGLETON_ID)
+
+
 class PortfolioState(models.Model):
     """A single row: the catalog's change counter and the recompute queue flag.
 
@@ -342,7 +371,9 @@ class PortfolioState(models.Model):
     recompute_claimed_at = models.DateTimeField(null=True, blank=True)
     computed_revision = models.PositiveBigIntegerField(null=True, blank=True)
     computed_at = models.DateTimeField(null=True, blank=True)
-    compute_seconds = models.FloatField(null=True, blank=True)
+
+    SINGLETON_ID = 1
+    objects = PortfolioStateQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("portfolio state")

@@ -24,9 +24,13 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from . import emails, selectors, services
+from . import emails
 from .models import ReportLanguage
 from .reports import Recipient, ReportWeek, weekly_report
+from .selectors.access import user_is_lead
+from .selectors.weekly_reports import report_preference_for, weekly_report_recipients
+from .services.accounts import report_preferences_update, report_unsubscribe
+from .services.weekly_reports import weekly_report_digests
 
 
 class ReportPreferenceForm(forms.Form):
@@ -46,7 +50,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     if user_id is None:
         return render(request, "migration_app/reports/unsubscribe.html", {"invalid": True}, status=400)
     if request.method == "POST":
-        if not services.report_unsubscribe(user_id=user_id):
+        if not report_unsubscribe(user_id=user_id):
             return render(request, "migration_app/reports/unsubscribe.html", {"invalid": True}, status=400)
         return render(request, "migration_app/reports/unsubscribe.html", {"done": True})
     return render(request, "migration_app/reports/unsubscribe.html", {"token": token})
@@ -56,13 +60,13 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def preferences(request: HttpRequest) -> HttpResponse:
     """Receive the weekly report or not, and in which language."""
-    preference = selectors.report_preference_for(request.user)
+    preference = report_preference_for(request.user)
     form = ReportPreferenceForm(
         request.POST or None,
         initial={"receive_weekly": preference.receive_weekly, "language": preference.language},
     )
     if request.method == "POST" and form.is_valid():
-        services.report_preferences_update(
+        report_preferences_update(
             user=request.user,
             receive_weekly=form.cleaned_data["receive_weekly"],
             language=form.cleaned_data["language"],
@@ -75,7 +79,7 @@ def preferences(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "has_email": bool(getattr(request.user, "email", "")),
-            "is_lead": selectors.user_is_lead(request.user),
+            "is_lead": user_is_lead(request.user),
         },
     )
 
@@ -95,11 +99,11 @@ class PreviewChoice:
 def _preview_choice(request: HttpRequest) -> PreviewChoice:
     """The recipient (``user``) and ISO week (``week``) asked for, falling back to the due week and to the
     lead's own report; leads only."""
-    if not selectors.user_is_lead(request.user):
+    if not user_is_lead(request.user):
         raise PermissionDenied(_("Only project leads may preview other people's reports."))
     today = timezone.localdate()
     due = ReportWeek.due(today)
-    recipients = selectors.weekly_report_recipients(include_opted_out=True)
+    recipients = weekly_report_recipients(include_opted_out=True)
     week_text = request.GET.get("week", "").strip() or due.label
     error = ""
     try:
@@ -132,7 +136,7 @@ def _preview_render(choice: PreviewChoice) -> emails.RenderedEmail | None:
     from the history on the fly and not stored."""
     if choice.chosen is None:
         return None
-    digests = services.weekly_report_digests(
+    digests = weekly_report_digests(
         week=choice.week,
         owner_ids=choice.chosen.owner_ids,
         programme=choice.chosen.is_lead,

@@ -5,10 +5,18 @@ import re
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from .engine.portfolio import names_one_target
+
 MOD11_WEIGHTS = (3, 2, 7, 6, 5, 4, 3, 2)
 # Altinn 3 org codes are short lower-case ASCII words ("skd", "brg", "digdir"). The code is also a URL path
 # segment (/organisations/<code>/): anything else would make every page that links the organisation fail.
 ORG_CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*\Z")
+
+
+def validate_dependency_target(on_service: object | None, on_capability: object | None) -> None:
+    """Refuse a dependency that names no target or both a service and a capability."""
+    if not names_one_target(on_service, on_capability):
+        raise ValidationError(_("A dependency names exactly one service or one capability."), code="dependency_target")
 
 
 def orgnr_is_valid(orgnr: str) -> bool:

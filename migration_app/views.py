@@ -25,12 +25,24 @@ from django.utils.translation import gettext_lazy as _
 from django.views import i18n as i18n_views
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import exports, selectors, services
+from . import exports
 from .choices import CapabilityStatus, MigrationStatus
 from .engine.lifecycle import DONE, MIGRATED
+from .engine.progress import DUE_SOON_DAYS
 from .filters import ServiceFilterSet, parse_sort, wants_english
 from .forms import DependencyAddForm, ServiceEditForm, ServiceStatusChangeForm
-from .models import Dependency, Milestone, ReportPreference, Service, ServiceOwner
+from .models import SERVICE_EDITABLE_FIELDS, Dependency, Milestone, ReportPreference, Service, ServiceOwner
+from .selectors import catalog as catalog_selectors
+from .selectors.access import owner_roles_for, user_can_edit_owner, user_is_lead
+from .selectors.catalog import capability_overview, service_catalog, status_changes_since
+from .selectors.dependencies import DependencyNode, dependency_trees
+from .selectors.owners import owner_overview
+from .selectors.programme import burnup_series, programme_overview
+from .selectors.results import leverage_list, portfolio_freshness, readiness_view
+from .services import dependencies as dependencies_services
+from .services.accounts import user_language_set
+from .services.catalog import service_update
+from .services.checks import StaleVersionError
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -109,7 +121,7 @@ def _sort_columns(current: str | None) -> list[SortColumn]:
 @require_GET
 def service_list(request: HttpRequest) -> HttpResponse:
     """The catalog: filter, search, sort and page through every service edition."""
-    queryset = selectors.service_catalog()
+    queryset = service_catalog()
     filterset = ServiceFilterSet(request.GET or None, queryset=queryset, request=request)
     # An invalid filter value (an unknown owner code in a hand-edited link) shows its error and no rows,
     # rather than quietly listing everything.
@@ -143,7 +155,7 @@ def service_list(request: HttpRequest) -> HttpResponse:
 
 def _load_service(pk: int) -> Service:
     try:
-        return selectors.service_detail(pk=pk)
+        return catalog_selectors.service_detail(pk=pk)
     except Service.DoesNotExist:
         raise Http404(_("No service with that id.")) from None
 
@@ -180,10 +192,10 @@ def _detail_context(
         dependent.display_name = display_name(dependent)
         dependent.status_color = STATUS_COLORS.get(dependent.status, "neutral")
         dependent.owner.display_name = display_name(dependent.owner)
-    can_edit = selectors.user_can_edit_owner(request.user, service.owner_id)
+    can_edit = user_can_edit_owner(request.user, service.owner_id)
     return {
         **_needs_context(service),
-        "readiness": selectors.readiness_view(service),
+        "readiness": readiness_view(service),
         "needed_by": needed_by,
         "history": list(service.status_changes.all()),
         "can_edit": can_edit,
@@ -203,7 +215,7 @@ def service_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _require_can_edit(request: HttpRequest, service: Service) -> None:
     """The server refuses what the page does not offer: viewers and other organisations get 403."""
-    if not selectors.user_can_edit_owner(request.user, service.owner_id):
+    if not user_can_edit_owner(request.user, service.owner_id):
         raise PermissionDenied(_("You may only change your own organisation's services."))
 
 
@@ -245,19 +257,17 @@ def service_edit(request: HttpRequest, pk: int) -> HttpResponse:
         form = ServiceEditForm(request.POST, instance=service)
         if form.is_valid():
             try:
-                services.service_update(
+                service_update(
                     service=service,
                     data=form.changes(),
                     user=request.user,
                     expected_version=form.cleaned_data["expected_version"],
                 )
-            except services.StaleVersionError:
+            except StaleVersionError:
                 stale = True
                 stored = Service.objects.select_related("owner").get(pk=pk)
                 mine = set(form.user_changed())
-                theirs = {
-                    name for name in services.SERVICE_EDITABLE_FIELDS if form.original(name) != getattr(stored, name)
-                }
+                theirs = {name for name in SERVICE_EDITABLE_FIELDS if form.original(name) != getattr(stored, name)}
                 conflicts = [
                     {
                         "label": str(form.fields[name].label),
@@ -266,7 +276,7 @@ def service_edit(request: HttpRequest, pk: int) -> HttpResponse:
                         "theirs": name in theirs,
                         "both": name in mine and name in theirs,
                     }
-                    for name in services.SERVICE_EDITABLE_FIELDS
+                    for name in SERVICE_EDITABLE_FIELDS
                     if name in mine or name in theirs
                 ]
                 # Nothing was saved. The form is rebuilt on the stored version: the user's own changes
@@ -342,7 +352,7 @@ def dependency_add(request: HttpRequest, pk: int) -> HttpResponse:
 def dependency_remove(request: HttpRequest, pk: int, dependency_pk: int) -> HttpResponse:
     dependency = get_object_or_404(Dependency.objects.select_related("service"), pk=dependency_pk, service_id=pk)
     _require_can_edit(request, dependency.service)
-    services.dependency_remove(dependency=dependency, user=request.user)
+    dependencies_services.dependency_remove(dependency=dependency, user=request.user)
     return _needs_response(request, pk)
 
 
@@ -352,9 +362,9 @@ def service_dependencies(request: HttpRequest, pk: int) -> HttpResponse:
     """Upstream and downstream of one service as nested lists drawn as a tree."""
     service = get_object_or_404(Service.objects.select_related("owner"), pk=pk)
     service.display_name = display_name(service)
-    upstream, downstream, truncated = selectors.dependency_trees(service=service)
+    upstream, downstream, truncated = dependency_trees(service=service)
 
-    def decorate(nodes: list[selectors.DependencyNode]) -> None:
+    def decorate(nodes: list[DependencyNode]) -> None:
         for node in nodes:
             target = node.service or node.capability
             if target is not None:
@@ -449,7 +459,7 @@ def programme(request: HttpRequest) -> HttpResponse:
     for milestone in milestones:
         milestone.display_name = display_name(milestone)
     deadline = next((m.date for m in milestones if m.is_deadline), milestones[-1].date if milestones else None)
-    overview = selectors.programme_overview()
+    overview = programme_overview()
     for row in overview.owners:
         row.owner.display_name = display_name(row.owner)
     for row in overview.leverage:
@@ -469,13 +479,13 @@ def programme(request: HttpRequest) -> HttpResponse:
         owner_columns.append(SortColumn(key=column, label=str(label), aria_sort=aria, next_sort=next_sort))
     now = timezone.localtime()
     monday = (now - datetime.timedelta(days=now.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
-    week_changes = selectors.status_changes_since(since=monday)
+    week_changes = status_changes_since(since=monday)
     for change in week_changes:
         change.service.display_name = display_name(change.service)
     context = {
         "milestones": milestones,
         "overview": overview,
-        "burnup": _burnup(selectors.burnup_series(), dict(overview.forecast or {}), deadline),
+        "burnup": _burnup(burnup_series(), dict(overview.forecast or {}), deadline),
         "owner_columns": owner_columns,
         "week_changes": week_changes,
         "week_start": monday,
@@ -490,8 +500,8 @@ def programme(request: HttpRequest) -> HttpResponse:
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     """An owner lands on their organisation's page; leads and members of several organisations choose."""
-    roles = selectors.owner_roles_for(request.user)
-    if len(roles) == 1 and not selectors.user_is_lead(request.user):
+    roles = owner_roles_for(request.user)
+    if len(roles) == 1 and not user_is_lead(request.user):
         code = ServiceOwner.objects.values_list("code", flat=True).get(pk=next(iter(roles)))
         return redirect("migration_app:owner_page", code=code)
     owners = list(
@@ -510,7 +520,7 @@ def owner_page(request: HttpRequest, code: str) -> HttpResponse:
     """One organisation: its services by status, progress, what blocks it, whom it blocks, what is due."""
     owner = get_object_or_404(ServiceOwner, code=code)
     owner.display_name = display_name(owner)
-    overview = selectors.owner_overview(owner=owner)
+    overview = owner_overview(owner=owner)
     for group in overview.groups:
         for service in group.services:
             service.display_name = display_name(service)
@@ -533,8 +543,8 @@ def owner_page(request: HttpRequest, code: str) -> HttpResponse:
     context = {
         "owner": owner,
         "overview": overview,
-        "can_edit": selectors.user_can_edit_owner(request.user, owner.pk),
-        "due_soon_days": selectors.DUE_SOON_DAYS,
+        "can_edit": user_can_edit_owner(request.user, owner.pk),
+        "due_soon_days": DUE_SOON_DAYS,
     }
     return render(request, "migration_app/owner_page.html", context)
 
@@ -546,16 +556,16 @@ def owner_page(request: HttpRequest, code: str) -> HttpResponse:
 @require_GET
 def capabilities(request: HttpRequest) -> HttpResponse:
     """Each platform capability with its roadmap status, planned date and who waits; the leverage list."""
-    rows = list(selectors.capability_overview())
+    rows = list(capability_overview())
     for capability in rows:
         capability.display_name = display_name(capability)
         capability.status_color = CAPABILITY_COLORS.get(capability.status, "neutral")
-    leverage = selectors.leverage_list(limit=25)
+    leverage = leverage_list(limit=25)
     for row in leverage:
         target = row.capability or row.service
         if target is not None:
             target.display_name = display_name(target)
-    context = {"capabilities": rows, "leverage": leverage, "freshness": selectors.portfolio_freshness()}
+    context = {"capabilities": rows, "leverage": leverage, "freshness": portfolio_freshness()}
     return render(request, "migration_app/capabilities.html", context)
 
 
@@ -567,7 +577,7 @@ def capabilities(request: HttpRequest) -> HttpResponse:
 def service_export(request: HttpRequest) -> HttpResponse:
     """The catalog's current filter and sort as CSV, in the import format (``exports.py``: UTF-8 with a
     byte-order mark, formula starts neutralised), so an exported file can be edited and imported back."""
-    filterset = ServiceFilterSet(request.GET or None, queryset=selectors.service_catalog(), request=request)
+    filterset = ServiceFilterSet(request.GET or None, queryset=service_catalog(), request=request)
     if filterset.is_bound and not filterset.is_valid():
         return HttpResponse(str(filterset.errors), status=400, content_type="text/plain; charset=utf-8")
     body = exports.services_csv(exports.export_rows(filterset.qs))
@@ -586,7 +596,7 @@ def language_set(request: HttpRequest) -> HttpResponse:
     response = i18n_views.set_language(request)
     language = request.POST.get("language", "")
     if request.user.is_authenticated and language in dict(settings.LANGUAGES):
-        services.user_language_set(user=request.user, language=language)
+        user_language_set(user=request.user, language=language)
     return response
 
 

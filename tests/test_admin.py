@@ -1,5 +1,5 @@
 """The admin follows the same rules as the pages: status changes, service edits and dependency edges go
-through services.py, and the status history cannot be edited.
+through services, and the status history cannot be edited.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.messages import get_messages
 from django.test import RequestFactory
 
-from migration_app import services
 from migration_app.choices import MigrationStatus
 from migration_app.models import (
     Dependency,
@@ -22,6 +21,9 @@ from migration_app.models import (
     ServiceOwner,
     StatusChange,
 )
+from migration_app.services.catalog import service_change_status, service_update
+from migration_app.services.checks import StaleVersionError
+from migration_app.services.dependencies import dependency_add
 from tests.factories import CapabilityFactory, MembershipFactory, ServiceFactory
 
 MODELS = [ServiceOwner, Service, PlatformCapability, Dependency, StatusChange, Milestone, Membership]
@@ -66,9 +68,9 @@ def change_form_data(client, service: Service) -> dict[str, object]:
 def fill_everything(owner) -> None:
     service = ServiceFactory(owner=owner)
     other = ServiceFactory(owner=owner)
-    services.dependency_add(service=service, depends_on_service=other)
-    services.dependency_add(service=service, depends_on_capability=CapabilityFactory())
-    services.service_change_status(service=service, to_status=MigrationStatus.ANALYSIS, comment="go")
+    dependency_add(service=service, depends_on_service=other)
+    dependency_add(service=service, depends_on_capability=CapabilityFactory())
+    service_change_status(service=service, to_status=MigrationStatus.ANALYSIS, comment="go")
     MembershipFactory(owner=owner)
 
 
@@ -181,7 +183,7 @@ def test_illegal_transition_is_refused_with_the_reason(en_admin, service):
 
 
 def test_moving_back_needs_a_comment(en_admin, service):
-    services.service_change_status(service=service, to_status=MigrationStatus.ANALYSIS)
+    service_change_status(service=service, to_status=MigrationStatus.ANALYSIS)
     response = en_admin.post(
         url(Service, "change_status", service.pk),
         {"to_status": MigrationStatus.NOT_STARTED, "comment": "  ", "expected_version": 2},
@@ -194,7 +196,7 @@ def test_moving_back_needs_a_comment(en_admin, service):
 def test_status_change_on_a_stale_page_is_refused(en_admin, service):
     page = en_admin.get(url(Service, "change_status", service.pk))
     seen = page.context["form"]["expected_version"].value()
-    services.service_change_status(service=service, to_status=MigrationStatus.ANALYSIS)  # someone else
+    service_change_status(service=service, to_status=MigrationStatus.ANALYSIS)  # someone else
     response = en_admin.post(
         url(Service, "change_status", service.pk),
         {"to_status": MigrationStatus.DECOMMISSIONED, "comment": "", "expected_version": seen},
@@ -233,7 +235,7 @@ def test_unchanged_form_does_not_bump_the_version(admin_client, service):
 
 def test_edit_of_a_stale_version_is_refused_and_keeps_the_input(en_admin, service):
     data = change_form_data(en_admin, service)  # the editor opens the form at version 1 ...
-    services.service_update(service=service, data={"notes": "Someone else's note"})  # ... someone saves
+    service_update(service=service, data={"notes": "Someone else's note"})  # ... someone saves
     data["name_en"] = "My edit"
     response = en_admin.post(url(Service, "change", service.pk), data)
     assert response.status_code == 200
@@ -247,9 +249,9 @@ def test_edit_of_a_stale_version_is_refused_and_keeps_the_input(en_admin, servic
 def test_edit_losing_the_race_at_save_time_is_refused(en_admin, service, monkeypatch):
     # The form validated against version 1, but another save lands before the compare-and-set.
     def concurrent(**kwargs):
-        raise services.StaleVersionError(expected=1, current=2)
+        raise StaleVersionError(expected=1, current=2)
 
-    monkeypatch.setattr(services, "service_update", concurrent)
+    monkeypatch.setattr("migration_app.admin.service_update", concurrent)
     data = change_form_data(en_admin, service)
     data["name_en"] = "Lost edit"
     response = en_admin.post(url(Service, "change", service.pk), data)
@@ -289,7 +291,7 @@ def test_add_service_in_admin(admin_client, owner):
 
 
 def test_status_history_cannot_be_added_changed_or_deleted(admin_client, admin_user, service):
-    services.service_change_status(service=service, to_status=MigrationStatus.ANALYSIS)
+    service_change_status(service=service, to_status=MigrationStatus.ANALYSIS)
     change = StatusChange.objects.get()
     model_admin = admin.site._registry[StatusChange]
     request = RequestFactory().get("/")
@@ -310,7 +312,7 @@ def test_status_history_cannot_be_added_changed_or_deleted(admin_client, admin_u
 
 
 def test_service_with_history_cannot_be_deleted_in_admin(admin_client, service):
-    services.service_change_status(service=service, to_status=MigrationStatus.ANALYSIS)
+    service_change_status(service=service, to_status=MigrationStatus.ANALYSIS)
     assert admin_client.post(url(Service, "delete", service.pk), {"post": "yes"}).status_code == 403
     assert Service.objects.filter(pk=service.pk).exists()
 
@@ -336,8 +338,8 @@ def test_dependency_closing_a_cycle_is_refused_with_the_message(en_admin, owner)
     a = ServiceFactory(service_code="1000", owner=owner)
     b = ServiceFactory(service_code="2000", owner=owner)
     c = ServiceFactory(service_code="3000", owner=owner)
-    services.dependency_add(service=a, depends_on_service=b)
-    services.dependency_add(service=b, depends_on_service=c)
+    dependency_add(service=a, depends_on_service=b)
+    dependency_add(service=b, depends_on_service=c)
     response = en_admin.post(url(Dependency, "add"), {"service": c.pk, "depends_on_service": a.pk, "strength": "hard"})
     assert response.status_code == 200
     errors = response.context["adminform"].form.non_field_errors()
@@ -360,7 +362,7 @@ def test_dependency_needs_exactly_one_target(en_admin, owner):
 def test_duplicate_dependency_is_refused(en_admin, owner):
     a = ServiceFactory(owner=owner)
     capability = CapabilityFactory()
-    services.dependency_add(service=a, depends_on_capability=capability)
+    dependency_add(service=a, depends_on_capability=capability)
     response = en_admin.post(
         url(Dependency, "add"), {"service": a.pk, "depends_on_capability": capability.pk, "strength": "soft"}
     )
@@ -372,7 +374,7 @@ def test_duplicate_dependency_is_refused(en_admin, owner):
 
 def test_dependencies_are_not_edited_in_place(admin_client, owner):
     a, b = ServiceFactory(owner=owner), ServiceFactory(owner=owner)
-    edge = services.dependency_add(service=a, depends_on_service=b, strength="soft")
+    edge = dependency_add(service=a, depends_on_service=b, strength="soft")
     response = admin_client.post(url(Dependency, "change", edge.pk), {"strength": "hard"})
     assert response.status_code == 403
     edge.refresh_from_db()
@@ -381,7 +383,7 @@ def test_dependencies_are_not_edited_in_place(admin_client, owner):
 
 def test_dependency_deleted_in_admin_goes_through_the_service(admin_client, owner):
     a, b = ServiceFactory(owner=owner), ServiceFactory(owner=owner)
-    edge = services.dependency_add(service=a, depends_on_service=b)
+    edge = dependency_add(service=a, depends_on_service=b)
     response = admin_client.post(url(Dependency, "delete", edge.pk), {"post": "yes"})
     assert response.status_code == 302
     assert not Dependency.objects.exists()
@@ -391,7 +393,7 @@ def test_dependency_deleted_in_admin_goes_through_the_service(admin_client, owne
 
 def test_bulk_delete_of_dependencies_goes_through_the_service(admin_client, owner):
     a = ServiceFactory(owner=owner)
-    edges = [services.dependency_add(service=a, depends_on_service=ServiceFactory(owner=owner)) for _ in range(3)]
+    edges = [dependency_add(service=a, depends_on_service=ServiceFactory(owner=owner)) for _ in range(3)]
     response = admin_client.post(
         url(Dependency, "changelist"),
         {"action": "delete_selected", "_selected_action": [e.pk for e in edges], "post": "yes"},

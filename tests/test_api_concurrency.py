@@ -8,10 +8,11 @@ import threading
 import pytest
 from django.db import connection
 
-from migration_app import services
 from migration_app.models import Dependency, PlatformCapability, Service, StatusChange
+from migration_app.services.catalog import service_update
+from migration_app.services.dependencies import dependency_add
 from tests.conftest import require_service
-from tests.test_api_support import API, api_test_setup, client_for, make_world
+from tests.factories import API, api_test_setup, client_for, make_world
 
 pytestmark = pytest.mark.django_db
 
@@ -68,7 +69,7 @@ def test_if_match_star_is_not_accepted(world, lead):
 
 def test_stale_if_match_is_412_with_the_current_representation(world, lead):
     version = world.service.version
-    services.service_update(service=world.service, data={"notes": "someone else's note"})
+    service_update(service=world.service, data={"notes": "someone else's note"})
     response = client_for(lead).patch(
         service_url(world), {"notes": "mine"}, format="json", HTTP_IF_MATCH=f'"{version}"'
     )
@@ -82,7 +83,7 @@ def test_stale_if_match_is_412_with_the_current_representation(world, lead):
 
 def test_stale_transition_is_412_and_writes_no_history(world, editor):
     stale = f'"{world.service.version}"'
-    services.service_update(service=world.service, data={"notes": "changed"})
+    service_update(service=world.service, data={"notes": "changed"})
     response = client_for(editor).post(
         f"{API}/services/{world.service.pk}/transition/", {"status": "analysis"}, format="json", HTTP_IF_MATCH=stale
     )
@@ -146,7 +147,7 @@ def test_stale_dependency_delete_is_412_and_keeps_the_edge(world, editor):
 
 
 def test_making_an_edge_hard_is_checked_for_cycles(world, lead):
-    back = services.dependency_add(service=world.upstream, depends_on_service=world.service, strength="soft")
+    back = dependency_add(service=world.upstream, depends_on_service=world.service, strength="soft")
     response = client_for(lead).patch(
         f"{API}/dependencies/{world.dependency.pk}/", {"strength": "hard"}, format="json", HTTP_IF_MATCH='"1"'
     )
@@ -203,7 +204,7 @@ def test_the_database_compare_and_set_holds_when_the_early_check_passes(world, l
 
     def check_then_someone_else_writes(request, current):
         version = real(request, current)
-        services.service_update(service=Service.objects.get(pk=world.service.pk), data={"notes": "in between"})
+        service_update(service=Service.objects.get(pk=world.service.pk), data={"notes": "in between"})
         return version
 
     monkeypatch.setattr(views, "expected_version", check_then_someone_else_writes)
@@ -221,7 +222,7 @@ def test_threaded_race_on_postgresql(owner, other_owner, editor, lead, monkeypat
     """Two threads, two connections, the same version: one 200, one 412, one change stored."""
     require_service("PostgreSQL", connection.vendor == "postgresql", "set DATABASE_URL to a postgres:// URL")
     # The race is about the row, not the recompute each commit would queue.
-    monkeypatch.setattr(services, "_portfolio_changed", lambda: None)
+    monkeypatch.setattr("migration_app.services.recompute.portfolio_recompute_request", lambda: None)
     world = make_world(owner, other_owner)
     tag = f'"{world.service.version}"'
     clients = [client_for(editor), client_for(lead)]

@@ -8,11 +8,13 @@ import datetime
 import pytest
 from django.db.models import F
 
-from migration_app import services
 from migration_app.choices import MigrationStatus
 from migration_app.models import PortfolioResult, PortfolioState
-from tests.factories import ServiceFactory
-from tests.test_api_support import API, api_test_setup, client_for, make_world
+from migration_app.services.catalog import service_change_status
+from migration_app.services.dependencies import dependency_add
+from migration_app.services.recompute import portfolio_recompute
+from migration_app.services.snapshots import progress_snapshot_take
+from tests.factories import API, ServiceFactory, api_test_setup, client_for, make_world
 
 pytestmark = pytest.mark.django_db
 
@@ -46,10 +48,10 @@ def test_leverage_lists_blockers_by_volume_with_freshness(world, viewer):
 
 def test_results_turn_stale_after_a_change_until_recomputed(world, viewer):
     client = client_for(viewer)
-    PortfolioState.objects.filter(pk=1).update(revision=F("revision") + 1)
+    PortfolioState.objects.singleton().update(revision=F("revision") + 1)
     for path in ("leverage", "waves", "progress", "forecast"):
         assert client.get(f"{API}/{path}/").json()["fresh"] is False, path
-    services.portfolio_recompute()
+    portfolio_recompute()
     for path in ("leverage", "waves", "progress", "forecast"):
         assert client.get(f"{API}/{path}/").json()["fresh"] is True, path
 
@@ -65,7 +67,9 @@ def test_before_the_first_recompute_results_are_empty_not_errors(owner, viewer):
 
 
 def test_reads_never_recompute(world, viewer, django_assert_num_queries, monkeypatch):
-    monkeypatch.setattr(services, "portfolio_recompute", lambda **kw: pytest.fail("recomputed per request"))
+    monkeypatch.setattr(
+        "migration_app.services.recompute.portfolio_recompute", lambda **kw: pytest.fail("recomputed per request")
+    )
     client = client_for(viewer)
     # 1 token and user, 2 the stored result with the current revision.
     for path in ("leverage", "waves"):
@@ -130,7 +134,7 @@ def test_slip_impact_of_a_capability_with_a_new_date(world, viewer):
 
 
 def test_slip_impact_of_a_service_is_computed_live(world, viewer):
-    services.dependency_add(service=world.spare, depends_on_service=world.upstream)
+    dependency_add(service=world.spare, depends_on_service=world.upstream)
     # No recompute since the edge was added: the answer still includes it.
     body = client_for(viewer).get(f"{API}/slip-impact/", {"service": world.upstream.pk}).json()
     assert body["service_ids"] == [world.spare.pk]  # the soft edge from world.service does not count
@@ -149,7 +153,7 @@ def test_slip_impact_needs_exactly_one_known_target(world, viewer, query):
 
 def test_progress_history_by_scope_and_date_range(world, viewer):
     today = datetime.date.today()
-    services.progress_snapshot_take(day=today)
+    progress_snapshot_take(day=today)
     client = client_for(viewer)
     overall = client.get(f"{API}/progress/history/", {"scope": "overall"}).json()
     assert overall["count"] == 1
@@ -167,9 +171,9 @@ def test_portfolio_history_what_changed_this_week(world, viewer):
     def at(day: int) -> datetime.datetime:
         return datetime.datetime(2026, 5, day, 10, tzinfo=datetime.UTC)
 
-    services.service_change_status(service=world.service, to_status=MigrationStatus.ANALYSIS, at=at(20))
-    services.service_change_status(service=world.upstream, to_status=MigrationStatus.ANALYSIS, at=at(26))
-    services.service_change_status(service=world.upstream, to_status=MigrationStatus.DEVELOPMENT, at=at(31))
+    service_change_status(service=world.service, to_status=MigrationStatus.ANALYSIS, at=at(20))
+    service_change_status(service=world.upstream, to_status=MigrationStatus.ANALYSIS, at=at(26))
+    service_change_status(service=world.upstream, to_status=MigrationStatus.DEVELOPMENT, at=at(31))
     client = client_for(viewer)
     week = client.get(f"{API}/history/", {"from": "2026-05-25", "to": "2026-05-31"}).json()
     assert [(r["service_code"], r["to_status"]) for r in week["results"]] == [
@@ -183,7 +187,7 @@ def test_portfolio_history_what_changed_this_week(world, viewer):
 
 def test_history_query_count_is_constant(world, viewer, django_assert_num_queries):
     for service in ServiceFactory.create_batch(15, owner=world.owner):
-        services.service_change_status(service=service, to_status=MigrationStatus.ANALYSIS)
+        service_change_status(service=service, to_status=MigrationStatus.ANALYSIS)
     client = client_for(viewer)
     # 1 token and user, 2 count, 3 the page with service, owner and user joined.
     with django_assert_num_queries(3):

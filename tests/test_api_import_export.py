@@ -14,8 +14,7 @@ import pytest
 from migration_app.exports import EXPORT_COLUMNS, neutralise
 from migration_app.importers import CSV_COLUMNS
 from migration_app.models import Service, ServiceOwner
-from tests.factories import ServiceFactory
-from tests.test_api_support import API, api_test_setup, client_for, make_world
+from tests.factories import API, ServiceFactory, api_test_setup, client_for, make_world
 
 pytestmark = pytest.mark.django_db
 

@@ -9,10 +9,21 @@ from typing import Any
 
 import pytest
 
-from migration_app import services
 from migration_app.models import Dependency, Service, ServiceOwner
-from tests.factories import MembershipFactory, ServiceOwnerFactory
-from tests.test_api_support import API, World, api_test_setup, client_for, etag_of, make_world, other_editor_for
+from migration_app.services.catalog import service_create
+from migration_app.services.dependencies import dependency_add
+from migration_app.services.roadmap import capability_update
+from tests.factories import (
+    API,
+    MembershipFactory,
+    ServiceOwnerFactory,
+    World,
+    api_test_setup,
+    client_for,
+    etag_of,
+    make_world,
+    other_editor_for,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -346,7 +357,7 @@ def test_editor_may_depend_on_another_organisations_service_but_not_edit_its_edg
     )
     assert response.status_code == 201
     # ...but an edge of their service is theirs to change.
-    theirs = services.dependency_add(service=world.upstream, depends_on_capability=world.capability)
+    theirs = dependency_add(service=world.upstream, depends_on_capability=world.capability)
     response = client.delete(f"{API}/dependencies/{theirs.pk}/", HTTP_IF_MATCH=f'"{theirs.version}"')
     assert response.status_code == 403
     assert Dependency.objects.filter(pk=theirs.pk).exists()
@@ -384,16 +395,16 @@ def test_session_authentication_works_and_enforces_csrf(world, editor):
 
 
 def test_the_service_layer_refuses_too(world, viewer):
-    """Even a caller that skipped the API's checks is stopped by services.py."""
+    """Even a caller that skipped the API's checks is stopped by services."""
     from django.core.exceptions import PermissionDenied
 
     with pytest.raises(PermissionDenied):
-        services.service_create(
+        service_create(
             data={"service_code": "1", "edition_code": 1, "owner": world.owner, "name_nb": "X", "service_type": "Link"},
             user=viewer,
         )
     with pytest.raises(PermissionDenied):
-        services.capability_update(capability=world.capability, data={"name_nb": "Y"}, user=viewer)
+        capability_update(capability=world.capability, data={"name_nb": "Y"}, user=viewer)
 
 
 def test_owner_with_services_cannot_be_deleted(world, lead):

@@ -12,7 +12,7 @@ from django.core.management import call_command
 from rest_framework.authtoken.models import Token
 
 from migration_app.api.serializers import ReadinessSerializer, ServiceSerializer
-from tests.test_api_support import API, api_test_setup, client_for, make_world
+from tests.factories import API, api_test_setup, client_for, make_world
 
 pytestmark = pytest.mark.django_db
 

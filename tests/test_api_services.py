@@ -8,11 +8,21 @@ import datetime
 import pytest
 from django.db.models import F
 
-from migration_app import services
 from migration_app.choices import DependencyStrength, MigrationStatus, ServiceType
 from migration_app.models import PortfolioState, Service, StatusChange
-from tests.factories import CapabilityFactory, ServiceFactory, ServiceOwnerFactory
-from tests.test_api_support import API, api_test_setup, client_for, etag_of, make_world
+from migration_app.services.catalog import service_change_status
+from migration_app.services.dependencies import dependency_add
+from migration_app.services.recompute import portfolio_recompute
+from tests.factories import (
+    API,
+    CapabilityFactory,
+    ServiceFactory,
+    ServiceOwnerFactory,
+    api_test_setup,
+    client_for,
+    etag_of,
+    make_world,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -284,7 +294,7 @@ def test_readiness_endpoint_says_how_fresh_it_is(world, viewer):
     assert body["computed_at"].endswith("Z")
     # A committed change bumps the revision (tasks._enqueue_recompute_if_idle); until the queued
     # recompute has run, the stored verdict is shown as not fresh.
-    PortfolioState.objects.filter(pk=1).update(revision=F("revision") + 1)
+    PortfolioState.objects.singleton().update(revision=F("revision") + 1)
     assert client.get(f"{API}/services/{world.service.pk}/readiness/").json()["fresh"] is False
     assert client.get(f"{API}/services/999999/readiness/").status_code == 404
 
@@ -293,7 +303,7 @@ def test_service_history_newest_first_with_date_range(world, viewer):
     service = ServiceFactory(owner=world.owner)
     for to_status, day in [(MigrationStatus.ANALYSIS, 2), (MigrationStatus.DEVELOPMENT, 3)]:
         at = datetime.datetime(2026, 2, day, 9, tzinfo=datetime.UTC)
-        services.service_change_status(service=service, to_status=to_status, at=at)
+        service_change_status(service=service, to_status=to_status, at=at)
     client = client_for(viewer)
     body = client.get(f"{API}/services/{service.pk}/history/").json()
     assert [(r["from_status"], r["to_status"]) for r in body["results"]] == [
@@ -326,8 +336,8 @@ def _catalog(n: int) -> None:
         for i in range(n)
     )
     for service in Service.objects.filter(owner=skd)[: n // 2]:
-        services.dependency_add(service=service, depends_on_capability=payment, strength=DependencyStrength.HARD)
-    services.portfolio_recompute()
+        dependency_add(service=service, depends_on_capability=payment, strength=DependencyStrength.HARD)
+    portfolio_recompute()
 
 
 @pytest.mark.parametrize("n", [10, 1000])

@@ -38,7 +38,7 @@ from migration_app.models import (
     ServiceOwner,
     StatusChange,
 )
-from migration_app.services import progress_snapshot_backfill, progress_snapshot_take
+from migration_app.services.snapshots import progress_snapshot_backfill, progress_snapshot_take
 from migration_app.transfer import SECTIONS, jsonstream
 from tests.conftest import require_service
 from tests.factories import MembershipFactory, ServiceOwnerFactory, UserFactory
@@ -279,9 +279,9 @@ def test_import_asks_for_one_recompute_when_it_commits(catalog, tmp_path, django
     catalog_delete()
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         import_catalog(tmp_path / "catalog.json")
-    # One callback, the coalesced recompute request (tasks.recompute_portfolio_request), not one per row.
+    # One callback, the coalesced recompute request (services.recompute.portfolio_recompute_request), not one per row.
     assert len(callbacks) == 1
-    assert callbacks[0].__module__ == "migration_app.tasks"
+    assert callbacks[0].__module__ == "migration_app.services.recompute"
 
 
 def test_a_freshly_migrated_tracker_counts_as_empty(catalog, tmp_path):

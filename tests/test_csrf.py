@@ -30,9 +30,11 @@ from django.utils.http import urlsafe_base64_encode
 from rest_framework.authtoken.models import Token
 from rest_framework.views import APIView
 
-from migration_app import emails, services
+from migration_app import emails
 from migration_app.choices import MigrationStatus
 from migration_app.models import Dependency, ReportPreference
+from migration_app.services.catalog import service_change_status
+from migration_app.services.dependencies import dependency_add
 from tests.factories import CapabilityFactory, MembershipFactory, ServiceFactory, make_lead
 
 pytestmark = pytest.mark.django_db
@@ -89,9 +91,9 @@ def catalog(owner, other_owner) -> Catalog:
     service = ServiceFactory(owner=owner, service_code="3906", edition_code=2)
     upstream = ServiceFactory(owner=other_owner)
     capability = CapabilityFactory()
-    dependency = services.dependency_add(service=service, depends_on_service=upstream)
-    services.dependency_add(service=service, depends_on_capability=capability)
-    services.service_change_status(service=service, to_status=MigrationStatus.ANALYSIS, user=user, comment="start")
+    dependency = dependency_add(service=service, depends_on_service=upstream)
+    dependency_add(service=service, depends_on_capability=capability)
+    service_change_status(service=service, to_status=MigrationStatus.ANALYSIS, user=user, comment="start")
     from migration_app.models import Milestone
 
     milestone = Milestone.objects.create(key="csrf-day", name_nb="Dag", date=datetime.date(2026, 5, 31))

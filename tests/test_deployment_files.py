@@ -15,12 +15,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from django.conf import settings
 from django.urls import Resolver404, resolve
 
-from tracker.stack import Stack
+from tracker.stack import WORKERS, Stack, StackError
 
 ROOT = Path(__file__).resolve().parent.parent
-APP_SERVICES = {"migrate", "web", "worker", "beat"}
+APP_SERVICES = {"migrate", "web", *WORKERS, "beat"}
 # Read by programs other than the tracker's own code: Django's entry points, the postgres and redis
 # images, redis-cli, the Python interpreter and pip.
 EXTERNAL_VARIABLES = {
@@ -98,7 +99,7 @@ def test_compose_has_the_stack_services_wired_to_each_other(compose):
             source = volume.split(":", 1)[0]
             assert source in compose["volumes"], f"{name} mounts an undeclared volume {source}"
     # Migrations run once, to completion, before any process that uses the database starts.
-    for name in ("web", "worker", "beat"):
+    for name in APP_SERVICES - {"migrate"}:
         assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert services["migrate"]["command"][-2:] == ["migrate", "--no-input"]
 
@@ -116,9 +117,9 @@ def test_example_env_file_names_only_known_variables_and_every_secret(compose):
     example = example_env()
     unknown = set(example) - tracker_variables() - EXTERNAL_VARIABLES
     assert not unknown, f".env.example names {sorted(unknown)}, which nothing reads"
-    # Everything compose interpolates (the database and broker passwords) must be in the example.
-    interpolated = set(re.findall(r"\$\{([A-Z0-9_]+)", (ROOT / "compose.yaml").read_text()))
-    assert interpolated <= set(example), f"{sorted(interpolated - set(example))} missing from .env.example"
+    # Everything compose requires (${NAME:?...}: the database and broker passwords) must be in the example.
+    required = set(re.findall(r"\$\{([A-Z0-9_]+):\?", (ROOT / "compose.yaml").read_text()))
+    assert required <= set(example), f"{sorted(required - set(example))} missing from .env.example"
     # Secrets are placeholders there, never usable values.
     for secret in ("SECRET_KEY", "METRICS_TOKEN", "POSTGRES_PASSWORD", "REDIS_PASSWORD"):
         assert example[secret] == "", f"{secret} must be left empty in .env.example"
@@ -126,7 +127,11 @@ def test_example_env_file_names_only_known_variables_and_every_secret(compose):
 
 def test_every_variable_the_tracker_reads_is_in_the_deployment_guide():
     guide = (ROOT / "docs" / "deployment.md").read_text()
-    undocumented = {name for name in tracker_variables() if f"`{name}`" not in guide}
+    # The settings' and gunicorn's, the workers' sizes (the launcher's), and those compose interpolates.
+    interpolated = set(re.findall(r"\$\{([A-Z0-9_]+)", (ROOT / "compose.yaml").read_text()))
+    sizes = {worker.concurrency_variable for worker in WORKERS.values()}
+    variables = tracker_variables() | sizes | (interpolated - EXTERNAL_VARIABLES)
+    undocumented = {name for name in variables if f"`{name}`" not in guide}
     assert not undocumented, f"docs/deployment.md does not document {sorted(undocumented)}"
 
 
@@ -162,8 +167,9 @@ def test_containers_run_what_make_stack_runs(compose):
     dockerfile_cmd = re.search(r"^CMD (.+)$", (ROOT / "Dockerfile").read_text(), re.MULTILINE).group(1)
     assert shape(services["web"]["command"]) == shape(stack_commands["web"])
     assert shape(yaml.safe_load(dockerfile_cmd)) == shape(stack_commands["web"])
-    worker = shape(stack_commands["worker"])
-    assert shape(services["worker"]["command"]) == [word for word in worker if word != "--hostname"]
+    for name in WORKERS:
+        worker = shape(stack_commands[name])
+        assert shape(services[name]["command"]) == [word for word in worker if word != "--hostname"], name
     beat = shape(stack_commands["beat"])
     assert shape(services["beat"]["command"]) == [word for word in beat if word != "--pidfile"]
     assert services["beat"]["deploy"]["replicas"] == 1, "exactly one beat: two would queue every task twice"
@@ -187,3 +193,23 @@ def _dockerfile_env_block() -> str:
     """The runtime stage's ENV instruction, continuation lines joined."""
     text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
     return "\n".join(line for line in text.splitlines() if line.startswith("ENV "))
+
+
+def test_each_worker_consumes_the_queue_of_its_kind_sized_alike_in_compose_and_make_stack(compose):
+    """One worker per queue, everywhere: the queue the settings route a kind of work to is the one its
+    worker consumes, and compose sizes it from the same variable, with the same default, as make stack."""
+    stack = Stack(env={"CELERY_QUEUE": settings.TASK_QUEUE_PREFIX})
+    assert set(WORKERS) == {name for name in compose["services"] if name.startswith("worker")}
+    assert sorted(worker.kind for worker in WORKERS.values()) == sorted(settings.TASK_QUEUES)
+    for name, worker in WORKERS.items():
+        assert stack.worker_queues()[name] == settings.TASK_QUEUES[worker.kind]
+        options = dict(word.split("=", 1) for word in compose["services"][name]["command"] if "=" in word)
+        # Compose takes the prefix from .env (as the settings do, through env_file), else the default.
+        assert options["--queues"] == f"${{CELERY_QUEUE:-tracker}}.{worker.kind}"
+        assert options["--concurrency"] == f"${{{worker.concurrency_variable}:-{worker.default_concurrency}}}"
+        assert f"--concurrency={worker.default_concurrency}" in Stack(env={}).commands()[name]
+    # The environment sizes make stack's workers; a bad value stops it before anything starts.
+    sized = Stack(env={worker.concurrency_variable: "3" for worker in WORKERS.values()})
+    assert all("--concurrency=3" in sized.commands()[name] for name in WORKERS)
+    with pytest.raises(StackError, match="CELERY_EMAIL_CONCURRENCY"):
+        Stack(env={"CELERY_EMAIL_CONCURRENCY": "0"}).commands()

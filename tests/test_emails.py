@@ -19,11 +19,11 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import override_settings
 
-from migration_app import emails, services, tasks
+from migration_app import emails, tasks
 from migration_app.models import Membership, ReportPreference, WeeklyReportDelivery, WeeklyReportDigest
 from migration_app.reports import weekly_report
-from migration_app.selectors import weekly_report_recipients
-from migration_app.services import (
+from migration_app.selectors.weekly_reports import weekly_report_recipients
+from migration_app.services.weekly_reports import (
     WEEKLY_CLAIM_TIMEOUT,
     WEEKLY_MAX_ATTEMPTS,
     DeliveryOutcome,
@@ -34,8 +34,7 @@ from migration_app.services import (
     weekly_report_mark_sent,
 )
 from tests.conftest import require_service
-from tests.factories import ServiceOwnerFactory
-from tests.test_reports import FAST_HASHER, MONDAY_MORNING, SITE, WEEK, build_week
+from tests.factories import FAST_HASHER, MONDAY_MORNING, SITE, WEEK, ServiceOwnerFactory, build_week
 from tracker.celery import app
 
 RECIPIENTS = {"kari", "ola", "siri", "per", "ingrid"}  # not: nomail (no address), optout (opted out)
@@ -238,7 +237,7 @@ def test_a_crash_between_smtp_acceptance_and_the_ledger_update_gives_one_recogni
         raise SystemExit("worker killed after the SMTP server accepted")
 
     with pytest.MonkeyPatch.context() as patch, pytest.raises(SystemExit):
-        patch.setattr(services, "weekly_report_mark_sent", killed)
+        patch.setattr("migration_app.services.weekly_reports.weekly_report_mark_sent", killed)
         weekly_report_deliver(user_id=kari.pk, iso_week="2026-W48")
     assert WeeklyReportDelivery.objects.get(recipient=kari).status == "claimed"
     # A trigger while the claim is fresh sends nothing to Kari (the claim may belong to a live worker).

@@ -7,9 +7,9 @@ import datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from migration_app.engine.graph import CapabilityNode, Edge, ServiceNode
+from migration_app.choices import STATUS_ORDER
+from migration_app.engine.portfolio import CapabilityNode, Edge, ServiceNode
 from migration_app.engine.progress import (
-    STATUS_ORDER,
     StatusEvent,
     done_arrivals,
     forecast,

@@ -15,21 +15,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from migration_app.choices import MigrationStatus
-from migration_app.engine.graph import (
-    BLOCKER_LIST_LIMIT,
-    Blocker,
-    CapabilityNode,
-    Edge,
-    Portfolio,
-    ServiceNode,
-    build_portfolio,
-    leverage,
-    readiness_all,
-    readiness_for,
-    slip_impact,
-    waves,
-)
+from migration_app.engine.leverage import leverage, slip_impact
 from migration_app.engine.lifecycle import DONE, MIGRATED
+from migration_app.engine.portfolio import CapabilityNode, Edge, Portfolio, ServiceNode, build_portfolio
+from migration_app.engine.readiness import BLOCKER_LIST_LIMIT, Blocker, readiness_all, readiness_for
+from migration_app.engine.waves import waves
 
 D = datetime.date
 PLANNED = D(2026, 4, 1)

@@ -185,7 +185,7 @@ def test_importing_the_same_file_twice_changes_nothing(owner, other_owner, path,
     run("import_altinn2", path)
     before = list(Service.objects.order_by("pk").values_list("pk", "version", "updated_at"))
 
-    with mock.patch("migration_app.services._portfolio_changed") as changed:
+    with mock.patch("migration_app.services.recompute.portfolio_recompute_request") as changed:
         out, _err = run("import_altinn2", path)
 
     assert f"Imported {rows} rows: 0 created, 0 updated, {rows} unchanged; owners created: none." in out
@@ -209,7 +209,7 @@ def test_changed_row_updates_imported_fields_bumps_version_and_keeps_the_rest(ow
     Service.objects.filter(pk=service.pk).update(version=3)
     rows = [metadata_row("3906", 1, ServiceName="Nytt navn", ServiceOwnerCode="BRG", ValidTo=None)]
 
-    with mock.patch("migration_app.services._portfolio_changed") as changed:
+    with mock.patch("migration_app.services.recompute.portfolio_recompute_request") as changed:
         result = altinn2_import(content=json.dumps(rows))
 
     assert (result.created, result.updated, result.unchanged) == ([], [("3906", 1)], [])
@@ -358,7 +358,7 @@ def test_dry_run_reports_changes_and_writes_nothing(owner, tmp_path):
     rows = [metadata_row("3906", 1, ServiceName="Nytt"), metadata_row("4000", 1, ServiceOwnerCode="NEW")]
     before = catalog_state()
 
-    with mock.patch("migration_app.services._portfolio_changed") as changed:
+    with mock.patch("migration_app.services.recompute.portfolio_recompute_request") as changed:
         out, _err = run("import_altinn2", write_json(tmp_path, rows), dry_run=True)
 
     assert "Would update 3906/1" in out
@@ -382,7 +382,7 @@ def _rows(count: int, *, name: str = "Tjeneste") -> str:
 @pytest.mark.parametrize("count", [3, 30])
 def test_import_runs_a_constant_number_of_queries(django_assert_num_queries, count):
     # Fewer rows than one bulk batch (SQLite allows ~35 service rows per INSERT, PostgreSQL 500).
-    with mock.patch("migration_app.services._portfolio_changed") as changed:
+    with mock.patch("migration_app.services.recompute.portfolio_recompute_request") as changed:
         # SAVEPOINT; SELECT owners by code; SELECT services by code (FOR UPDATE); INSERT owners;
         # INSERT services; RELEASE SAVEPOINT.
         with django_assert_num_queries(6):

@@ -6,10 +6,12 @@ import itertools
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
+from migration_app.choices import STATUS_ORDER
 from migration_app.choices import MigrationStatus as S
-from migration_app.engine.lifecycle import FORWARD_ORDER, allowed_targets, check_transition
+from migration_app.engine.lifecycle import FORWARD_ORDER, TERMINAL_OUTCOMES, allowed_targets, check_transition
 from migration_app.models import Service, StatusChange
-from migration_app.services import StaleVersionError, service_change_status
+from migration_app.services.catalog import service_change_status
+from migration_app.services.checks import StaleVersionError
 from tests.factories import ServiceFactory
 
 FORWARD_STEPS = list(itertools.pairwise(FORWARD_ORDER))
@@ -127,3 +129,9 @@ def test_project_leads_change_any_organisation(lead, other_owner):
     service = ServiceFactory(owner=other_owner)
     service_change_status(service=service, to_status=S.ANALYSIS, user=lead)
     assert Service.objects.get(pk=service.pk).status == S.ANALYSIS
+
+
+def test_the_one_status_order_is_the_forward_steps_then_the_resolutions():
+    # Lists, filters, charts and figures all show statuses in choices.STATUS_ORDER.
+    assert STATUS_ORDER == (*FORWARD_ORDER, *sorted(TERMINAL_OUTCOMES))
+    assert allowed_targets(S.NOT_STARTED) == [S.ANALYSIS, S.DECOMMISSIONED, S.REIMPLEMENTED_ELSEWHERE]

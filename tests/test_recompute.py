@@ -7,17 +7,14 @@ from django.db import transaction
 
 from migration_app.choices import DependencyStrength
 from migration_app.choices import MigrationStatus as S
-from migration_app.engine.graph import build_portfolio, readiness_all
+from migration_app.engine.portfolio import build_portfolio
+from migration_app.engine.readiness import readiness_all
 from migration_app.models import PortfolioResult, PortfolioState, ProgressSnapshot, ServiceReadiness
-from migration_app.selectors import portfolio_load
-from migration_app.services import (
-    _portfolio_results_store,
-    dependency_add,
-    portfolio_recompute,
-    progress_snapshot_backfill,
-    progress_snapshot_take,
-    service_change_status,
-)
+from migration_app.selectors.engine_inputs import portfolio_load
+from migration_app.services.catalog import service_change_status
+from migration_app.services.dependencies import dependency_add
+from migration_app.services.recompute import _portfolio_results_store, portfolio_recompute
+from migration_app.services.snapshots import progress_snapshot_backfill, progress_snapshot_take
 from tests.factories import CapabilityFactory, ServiceFactory
 
 pytestmark = pytest.mark.django_db
@@ -94,7 +91,7 @@ def test_a_change_marks_results_stale_until_the_next_recompute(small_portfolio, 
         service_change_status(service=small_portfolio["b"], to_status=S.DECOMMISSIONED)
     # Run only the revision bump, not the (eager) recompute it would queue, to observe staleness.
     state_before = PortfolioState.objects.get()
-    PortfolioState.objects.filter(pk=1).update(revision=state_before.revision + 1)
+    PortfolioState.objects.singleton().update(revision=state_before.revision + 1)
     assert len(callbacks) == 1
     assert not PortfolioState.objects.get().is_fresh
     portfolio_recompute(today=TODAY)
@@ -105,14 +102,14 @@ def test_a_change_marks_results_stale_until_the_next_recompute(small_portfolio, 
 
 def test_an_older_run_never_overwrites_newer_results(small_portfolio):
     portfolio_recompute(today=TODAY)
-    PortfolioState.objects.filter(pk=1).update(computed_revision=50, revision=50)
+    PortfolioState.objects.singleton().update(computed_revision=50, revision=50)
     stored, written = _portfolio_results_store(revision=49, readiness={}, results={})
     assert (stored, written) == (False, 0)
     assert PortfolioState.objects.get().computed_revision == 50
 
 
 def test_a_change_inside_a_rolled_back_transaction_queues_nothing(small_portfolio):
-    revision = PortfolioState.objects.get_or_create(pk=1)[0].revision
+    revision = PortfolioState.objects.singleton().get_or_create()[0].revision
     with pytest.raises(RuntimeError), transaction.atomic():
         service_change_status(service=small_portfolio["d"], to_status=S.ANALYSIS)
         raise RuntimeError("the request failed")

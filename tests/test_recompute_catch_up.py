@@ -2,7 +2,7 @@
 
 A change queues its recompute once it commits; with the broker down the queueing fails and the claim is
 released, and a worker that loses the broker drops the queued task it holds while the claim stays. The
-catch-up (services.portfolio_recompute_if_unserved, run every minute by beat) finds both, and leaves a
+catch-up (services.recompute.portfolio_recompute_if_unserved, run every minute by beat) finds both, and leaves a
 recent claim to the task it queued.
 """
 
@@ -12,13 +12,15 @@ import pytest
 
 from migration_app.choices import MigrationStatus as S
 from migration_app.models import PortfolioState
-from migration_app.services import (
+from migration_app.services.catalog import service_change_status
+from migration_app.services.recompute import (
     RECOMPUTE_CLAIM_LOST_AFTER,
+    RECOMPUTE_TASK,
+    _recompute_claim_and_queue,
     portfolio_recompute,
     portfolio_recompute_if_unserved,
-    service_change_status,
 )
-from migration_app.tasks import _enqueue_recompute_if_idle, recompute_portfolio_if_stale
+from migration_app.tasks import recompute_portfolio_if_stale
 from tests.factories import ServiceFactory
 
 pytestmark = pytest.mark.django_db
@@ -33,7 +35,7 @@ def stale_results(owner, django_capture_on_commit_callbacks):
     portfolio_recompute()
     with django_capture_on_commit_callbacks(execute=False):
         service_change_status(service=service, to_status=S.ANALYSIS)
-    PortfolioState.objects.filter(pk=1).update(revision=PortfolioState.objects.get().revision + 1)
+    PortfolioState.objects.singleton().update(revision=PortfolioState.objects.get().revision + 1)
     state = PortfolioState.objects.get()
     assert not state.is_fresh and not state.recompute_pending
     return service
@@ -77,12 +79,15 @@ def test_the_task_runs_the_catch_up_and_reports_what_it_stored(stale_results):
 
 def test_claiming_records_when(owner, time_machine, monkeypatch):
     time_machine.move_to(NOW)
-    PortfolioState.objects.get_or_create(pk=1)
+    PortfolioState.objects.singleton().get_or_create()
     queued = []
-    monkeypatch.setattr("migration_app.tasks.recompute_portfolio.apply_async", lambda **options: queued.append(options))
-    _enqueue_recompute_if_idle()
+    monkeypatch.setattr(
+        "migration_app.services.recompute.task_send", lambda name, **options: queued.append({"name": name, **options})
+    )
+    _recompute_claim_and_queue()
     state = PortfolioState.objects.get()
     assert state.recompute_pending and state.recompute_claimed_at == NOW
-    # Nobody waits for the result, and a broker that is down fails the call at once (see tasks.py).
+    # Nobody waits for the result, and a broker that is down fails the call at once (see services/recompute.py).
+    assert queued[0]["name"] == RECOMPUTE_TASK
     assert queued[0]["ignore_result"] is True
     assert queued[0]["retry_policy"]["max_retries"] == 1

@@ -2,7 +2,7 @@
 canary, snapshot fallback, the JSON round trip, and a constant number of queries per recipient.
 
 The constructed week is ISO week 48 of 2026 (Monday 23 to Sunday 29 November), reported on Monday
-30 November at 07:00 Oslo time. ``build_week`` is shared with tests/test_emails.py.
+30 November at 07:00 Oslo time, built by ``build_week`` in tests/factories.py.
 """
 
 from __future__ import annotations
@@ -10,8 +10,6 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import re
-from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -21,180 +19,35 @@ from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils import translation
 
 from migration_app import emails
-from migration_app.choices import Altinn3Target, CapabilityStatus
 from migration_app.choices import MigrationStatus as S
 from migration_app.models import (
     Dependency,
-    Milestone,
     ProgressSnapshot,
-    ReportPreference,
     Service,
     WeeklyReportDigest,
 )
 from migration_app.reports import ReportWeek, from_jsonable, to_jsonable, week_digests
-from migration_app.reports.build import ChangeRow, statuses_at
 from migration_app.reports.data import OwnerSection, ProgrammeSection
-from migration_app.selectors import weekly_report_inputs_load, weekly_report_recipients
-from migration_app.services import (
-    progress_snapshot_backfill,
-    service_change_status,
-    weekly_report_digests,
-    weekly_reports_build,
-)
+from migration_app.reports.inputs import ChangeRow
+from migration_app.reports.replay import statuses_at
+from migration_app.selectors.weekly_reports import weekly_report_inputs_load, weekly_report_recipients
+from migration_app.services.catalog import service_change_status
+from migration_app.services.weekly_reports import weekly_report_digests, weekly_reports_build
 from tests.factories import (
+    FAST_HASHER,
+    MONDAY_MORNING,
+    SITE,
+    WEEK,
     CapabilityFactory,
     DependencyFactory,
     MembershipFactory,
     ServiceFactory,
     ServiceOwnerFactory,
     UserFactory,
+    at,
+    build_week,
     make_lead,
 )
-
-OSLO = ZoneInfo("Europe/Oslo")
-WEEK = ReportWeek(2026, 48)
-MONDAY_MORNING = datetime.datetime(2026, 11, 30, 7, 0, tzinfo=OSLO)
-SITE = "https://tracker.example.no"
-
-
-def at(day: int, hour: int = 10, minute: int = 0, month: int = 11) -> datetime.datetime:
-    return datetime.datetime(2026, month, day, hour, minute, tzinfo=OSLO)
-
-
-@dataclass
-class Week:
-    """The constructed week's people and services, by the letter used in the tests."""
-
-    owners: dict[str, object]
-    users: dict[str, object]
-    services: dict[str, Service]
-
-
-def _service(owner, code: str, name_en: str, name_nb: str, status: str, *, volume: int, target_date, **extra):
-    # Every private field carries a canary; none of it may ever reach an e-mail.
-    return ServiceFactory(
-        owner=owner,
-        service_code=code,
-        edition_code=1,
-        name_en=name_en,
-        name_nb=name_nb,
-        status=status,
-        target=Altinn3Target.ALTINN_APP,
-        target_date=target_date,
-        yearly_volume=volume,
-        notes=f"CANARY-NOTES-{code}",
-        contact_name=f"CANARY-CONTACT-{code}",
-        contact_email=f"canary-{code}@example.no",
-        edition_name=f"CANARY-EDITION-{code}",
-        **extra,
-    )
-
-
-def build_week(*, snapshots: bool = True) -> Week:
-    """Three organisations, two capabilities, ten services and a week of changes (call with time frozen
-    at MONDAY_MORNING or later).
-
-    skd (Skatteetaten), the organisation whose report the tests read:
-      A 3906 Tax return: development → testing on Tue 24 by Kari; brg's Y waits for it (whom we block).
-      B 4001 Sub-form user: waits for sub-forms, delivered Wed 25 → unblocked this week.
-      C 4002 Payment user: waits for payment (planned 1 October, passed); target 1 November → overdue.
-      D 4003 Waits for brg: a hard edge to brg's X added Wed 25 → became blocked this week.
-      E 4004 Due soon: target 10 December → due in 10 days.
-      F 4005 Moved this week: testing → in production on Thu 26 by the lead → done this week.
-      G 4006 Moved last week: testing → in production on Wed 18 (week 47) by Kari.
-    brg: X 5001 (blocks skd's D), Y 5002 (waits for skd's A), Z 5003 (unrelated; changed by Siri).
-    nav: N 6001 (unrelated).
-    """
-    # Migration 0002 seeds this deadline; a transactional test elsewhere may have flushed it.
-    Milestone.objects.get_or_create(
-        key="altinn2-submissions-close",
-        defaults={
-            "name_nb": "Siste dag for innsending i Altinn II",
-            "date": datetime.date(2026, 5, 31),
-            "is_deadline": True,
-        },
-    )
-    skd = ServiceOwnerFactory(code="skd", name_nb="Skatteetaten", name_en="Norwegian Tax Administration")
-    brg = ServiceOwnerFactory(code="brg", name_nb="Brønnøysundregistrene", name_en="Brønnøysund Register Centre")
-    nav = ServiceOwnerFactory(code="nav", name_nb="Arbeids- og velferdsetaten", name_en="Labour and Welfare")
-    kari = UserFactory(username="kari", first_name="Kari", last_name="Nordmann", email="kari@skd.example")
-    ola = UserFactory(username="ola", first_name="Ola", last_name="Viewer", email="ola@skd.example")
-    siri = UserFactory(username="siri", first_name="Siri", last_name="Brgperson", email="siri@brg.example")
-    per = UserFactory(username="per", first_name="Per", last_name="Hagen", email="per@nav.example")
-    nomail = UserFactory(username="nomail", email="")
-    optout = UserFactory(username="optout", email="optout@skd.example")
-    lead = make_lead("ingrid")
-    lead.first_name, lead.last_name, lead.email = "Ingrid", "Lund", "ingrid@digdir.example"
-    lead.save()
-    MembershipFactory(user=kari, owner=skd, role="editor")
-    MembershipFactory(user=ola, owner=skd, role="viewer")
-    MembershipFactory(user=siri, owner=brg, role="editor")
-    MembershipFactory(user=per, owner=nav, role="editor")
-    MembershipFactory(user=nomail, owner=skd, role="viewer")
-    MembershipFactory(user=optout, owner=skd, role="viewer")
-    ReportPreference.objects.create(user=ola, language="en")
-    ReportPreference.objects.create(user=optout, receive_weekly=False)
-
-    payment = CapabilityFactory(
-        key="payment", name_nb="Betaling", name_en="Payment", status=CapabilityStatus.IN_PROGRESS,
-        planned_date=datetime.date(2026, 10, 1),
-    )  # fmt: skip
-    subforms = CapabilityFactory(
-        key="sub-forms", name_nb="Underskjema", name_en="Sub-forms", status=CapabilityStatus.DELIVERED,
-        planned_date=datetime.date(2026, 11, 15), delivered_date=datetime.date(2026, 11, 25),
-    )  # fmt: skip
-    later = datetime.date(2027, 3, 1)
-    s = {
-        "A": _service(skd, "3906", "Tax return", "Skattemelding", S.DEVELOPMENT, volume=1_234_567, target_date=later),
-        "B": _service(
-            skd, "4001", "Sub-form user", "Bruker av underskjema", S.ANALYSIS, volume=2000, target_date=later
-        ),
-        "C": _service(
-            skd,
-            "4002",
-            "Payment user",
-            "Betalingsbruker",
-            S.DEVELOPMENT,
-            volume=3000,
-            target_date=datetime.date(2026, 11, 1),
-        ),
-        "D": _service(skd, "4003", "Waits for brg", "Venter på brg", S.ANALYSIS, volume=4000, target_date=later),
-        "E": _service(
-            skd, "4004", "Due soon", "Snart frist", S.TESTING, volume=5000, target_date=datetime.date(2026, 12, 10)
-        ),
-        "F": _service(skd, "4005", "Moved this week", "Flyttet denne uka", S.TESTING, volume=6000, target_date=later),
-        "G": _service(skd, "4006", "Moved last week", "Flyttet forrige uke", S.TESTING, volume=7000, target_date=later),
-        "X": _service(
-            brg, "5001", "Register lookup", "Registeroppslag", S.ANALYSIS, volume=7_654_321, target_date=later
-        ),
-        "Y": _service(
-            brg, "5002", "Company form", "Selskapsskjema", S.DEVELOPMENT, volume=7_654_322, target_date=later
-        ),
-        "Z": _service(brg, "5003", "Unrelated brg", "Urelatert brg", S.ANALYSIS, volume=7_654_323, target_date=later),
-        "N": _service(nav, "6001", "Unrelated nav", "Urelatert nav", S.ANALYSIS, volume=7_654_324, target_date=later),
-    }
-    DependencyFactory(service=s["B"], depends_on_capability=subforms)
-    DependencyFactory(service=s["C"], depends_on_capability=payment)
-    DependencyFactory(service=s["Y"], depends_on_service=s["A"])
-    added_this_week = DependencyFactory(service=s["D"], depends_on_service=s["X"])
-    # The catalog existed long before the week; only D's edge is new.
-    Service.objects.update(created_at=at(1, month=10))
-    Dependency.objects.update(created_at=at(1, month=10))
-    Dependency.objects.filter(pk=added_this_week.pk).update(created_at=at(25, 9))
-
-    service_change_status(service=s["G"], to_status=S.IN_PRODUCTION, user=kari, at=at(18, 13))
-    service_change_status(service=s["A"], to_status=S.TESTING, user=kari, at=at(24, 10, 15))
-    service_change_status(service=s["Z"], to_status=S.DEVELOPMENT, user=siri, at=at(25, 11))
-    service_change_status(service=s["F"], to_status=S.IN_PRODUCTION, user=lead, at=at(26, 14))
-    if snapshots:
-        progress_snapshot_backfill(first=datetime.date(2026, 11, 15), last=datetime.date(2026, 11, 29))
-    for obj in s.values():
-        obj.refresh_from_db()
-    return Week(
-        owners={"skd": skd, "brg": brg, "nav": nav},
-        users={"kari": kari, "ola": ola, "siri": siri, "per": per, "lead": lead, "nomail": nomail, "optout": optout},
-        services=s,
-    )
 
 
 @pytest.fixture(autouse=True)
@@ -206,10 +59,6 @@ def fast_hashing(settings):
 def monday():
     with time_machine.travel(MONDAY_MORNING, tick=False):
         yield
-
-
-# Hashing seven passwords properly would take most of each test's time.
-FAST_HASHER = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

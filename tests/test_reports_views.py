@@ -13,9 +13,9 @@ from django.test.utils import override_settings
 
 from migration_app import emails
 from migration_app.models import ReportPreference, WeeklyReportDelivery, WeeklyReportDigest
-from migration_app.selectors import weekly_report_recipients
-from migration_app.services import DeliveryOutcome, weekly_report_deliver
-from tests.test_reports import FAST_HASHER, MONDAY_MORNING, SITE, build_week
+from migration_app.selectors.weekly_reports import weekly_report_recipients
+from migration_app.services.weekly_reports import DeliveryOutcome, weekly_report_deliver
+from tests.factories import FAST_HASHER, MONDAY_MORNING, SITE, build_week
 
 
 @pytest.fixture(autouse=True)

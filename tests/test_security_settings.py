@@ -22,8 +22,7 @@ from django.conf import settings as django_settings
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
-from tests.factories import ServiceFactory, UserFactory, make_lead
-from tests.test_reports import MONDAY_MORNING, build_week
+from tests.factories import MONDAY_MORNING, ServiceFactory, UserFactory, build_week, make_lead
 
 BASE_DIR = Path(__file__).resolve().parents[1]
 TEMPLATES = BASE_DIR / "templates"

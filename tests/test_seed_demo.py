@@ -1,4 +1,8 @@
-"""``manage.py seed_demo``: a believable programme that obeys the tracker's own rules, reproducibly."""
+"""``manage.py seed_demo``: a believable programme that obeys the tracker's own rules, reproducibly.
+
+Seeding is most of the cost here, so the module seeds one demo programme (``demo_catalog``) and every
+test reads it; a test that needs another catalog replaces it with its own seed, inside its own savepoint.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import re
 import subprocess
 import sys
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from io import StringIO
 from pathlib import Path
 
@@ -17,12 +22,14 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import transaction
 from django.db.models import F
-from django.utils import timezone
+from django.test import override_settings
+from django.utils import timezone, translation
 
 from migration_app.choices import PROJECT_LEADS_GROUP, CapabilityStatus, DependencyStrength, MembershipRole
 from migration_app.choices import MigrationStatus as S
-from migration_app.demo import DEMO_PASSWORD, ORGS_FILE
+from migration_app.demo.vocabulary import DEMO_PASSWORD, ORGS_FILE
 from migration_app.engine.lifecycle import MIGRATED, TERMINAL_OUTCOMES, check_transition
 from migration_app.models import (
     Dependency,
@@ -57,6 +64,26 @@ def seed(*args: str, services: int = N, today: datetime.date = TODAY, snapshots:
     return out.getvalue()
 
 
+@pytest.fixture(scope="module", autouse=True)
+def demo_catalog(django_db_setup, django_db_blocker) -> Iterator[str]:
+    """The demo programme (N services, seeded as of TODAY with the default seed) every test here starts
+    from; its value is what the command printed.
+
+    Seeded once, in a transaction rolled back when the module ends, so the other modules start from an
+    empty catalog, as they always do. Each test runs in a savepoint inside it (pytest-django's usual
+    rollback), so whatever a test replaces or changes is back as seeded for the next one.
+    """
+    # What conftest's autouse fixtures give each test, for the one seed outside them.
+    with (
+        django_db_blocker.unblock(),
+        override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]),
+        translation.override("en"),
+        transaction.atomic(),
+    ):
+        yield seed()
+        transaction.set_rollback(True)
+
+
 def catalog_snapshot() -> tuple[list[tuple], list[tuple], list[tuple]]:
     """Services, edges and history by natural key (ids differ between runs)."""
     services = list(
@@ -85,7 +112,6 @@ def catalog_snapshot() -> tuple[list[tuple], list[tuple], list[tuple]]:
 
 
 def test_catalog_has_real_owners_a_realistic_type_mix_and_heavy_tailed_volumes():
-    seed()
     assert Service.objects.count() == N
     orgs = json.loads(ORGS_FILE.read_text(encoding="utf-8"))["orgs"]
     used = set(Service.objects.values_list("owner__code", flat=True).distinct())
@@ -115,7 +141,6 @@ def test_catalog_has_real_owners_a_realistic_type_mix_and_heavy_tailed_volumes()
 
 
 def test_every_history_is_a_legal_path_ending_at_the_services_status():
-    seed()
     tz = timezone.get_current_timezone()
     window_start = datetime.datetime.combine(TODAY - datetime.timedelta(days=366), datetime.time(), tzinfo=tz)
     today_start = datetime.datetime.combine(TODAY, datetime.time(), tzinfo=tz)
@@ -151,7 +176,7 @@ def test_every_history_is_a_legal_path_ending_at_the_services_status():
 
 
 def test_throughput_ramps_up_over_the_year():
-    seed(services=1000)
+    seed("--replace", services=1000)
     arrivals = StatusChange.objects.filter(to_status=S.IN_PRODUCTION).values_list("changed_at", flat=True)
     midpoint = datetime.datetime.combine(TODAY - datetime.timedelta(days=183), datetime.time(), tzinfo=datetime.UTC)
     first_half = sum(at < midpoint for at in arrivals)
@@ -159,7 +184,7 @@ def test_throughput_ramps_up_over_the_year():
 
 
 def test_progress_snapshots_replay_the_history_so_burn_up_charts_have_a_past():
-    seed(snapshots=True, services=100)
+    seed("--replace", snapshots=True, services=100)
     overall = ProgressSnapshot.objects.filter(scope=ProgressSnapshot.Scope.OVERALL).order_by("day")
     assert overall.count() == 365
     assert overall.first().day == TODAY - datetime.timedelta(days=365)
@@ -169,7 +194,6 @@ def test_progress_snapshots_replay_the_history_so_burn_up_charts_have_a_past():
 
 
 def test_hard_service_dependencies_form_an_acyclic_graph():
-    seed()
     edges = list(
         Dependency.objects.filter(strength=DependencyStrength.HARD, depends_on_service__isnull=False).values_list(
             "service_id", "depends_on_service_id"
@@ -196,7 +220,6 @@ def test_hard_service_dependencies_form_an_acyclic_graph():
 
 
 def test_dependencies_are_consistent_with_progress_yet_leave_blocked_services():
-    seed()
     total = Dependency.objects.count()
     assert 2.0 * N < total < 4.5 * N  # about three per service, like the benchmark's 100,000 / 300,000
     between_services = Dependency.objects.exclude(depends_on_service=None)
@@ -222,7 +245,6 @@ def test_dependencies_are_consistent_with_progress_yet_leave_blocked_services():
 
 
 def test_capability_roadmap_has_every_stage():
-    seed()
     capabilities = {c.key: c for c in PlatformCapability.objects.all()}
     assert {"payment", "parallel-signing", "broker", "correspondence", "consent", "dialogporten"} <= set(capabilities)
     assert {c.status for c in capabilities.values()} == set(CapabilityStatus.values)
@@ -234,9 +256,8 @@ def test_capability_roadmap_has_every_stage():
 
 
 def test_same_seed_and_day_give_identical_data_and_another_seed_differs():
-    seed("--seed", "11")
-    first = catalog_snapshot()
-    seed("--seed", "11", "--replace")
+    first = catalog_snapshot()  # the shared catalog, seeded into an empty database
+    seed("--replace")
     assert catalog_snapshot() == first
     seed("--seed", "12", "--replace")
     other = catalog_snapshot()
@@ -248,7 +269,8 @@ def test_plan_does_not_depend_on_python_hash_randomisation():
     script = (
         "import datetime, hashlib, django; django.setup()\n"
         "from zoneinfo import ZoneInfo\n"
-        "from migration_app.demo import demo_plan, orgs_read\n"
+        "from migration_app.demo.plan import demo_plan\n"
+        "from migration_app.demo.specs import orgs_read\n"
         "p = demo_plan(seed=3, services=200, today=datetime.date(2026, 11, 28), orgs_data=orgs_read(),"
         " tz=ZoneInfo('Europe/Oslo'))\n"
         "print(hashlib.sha256(repr((p.services, p.dependencies)).encode()).hexdigest())\n"
@@ -270,13 +292,11 @@ def test_plan_does_not_depend_on_python_hash_randomisation():
 
 
 def test_non_empty_catalog_is_refused_unless_replaced():
-    seed()
     with pytest.raises(CommandError, match="--replace"):
         seed()
 
 
 def test_if_empty_leaves_an_existing_catalog_alone_and_still_prints_the_logins():
-    seed("--seed", "5")
     before = catalog_snapshot()
     out = seed("--seed", "6", "--if-empty")
     assert "Demo logins:" in out
@@ -284,13 +304,13 @@ def test_if_empty_leaves_an_existing_catalog_alone_and_still_prints_the_logins()
 
 
 def test_if_empty_seeds_an_empty_catalog():
+    Service.objects.all().delete()  # the shared catalog, until this test's savepoint is rolled back
     seed("--if-empty", services=50)
     assert Service.objects.count() == 50
 
 
-def test_demo_users_memberships_and_printed_logins_work(client):
-    out = seed()
-    logins = re.findall(r"(\S+) / (\S+?)(?:,|$)", out.split("Demo logins:", 1)[1].strip())
+def test_demo_users_memberships_and_printed_logins_work(client, demo_catalog):
+    logins = re.findall(r"(\S+) / (\S+?)(?:,|$)", demo_catalog.split("Demo logins:", 1)[1].strip())
     usernames = {username for username, _ in logins}
     assert {"eier", "leder", "leser", "admin"} <= usernames
     for username, password in logins:

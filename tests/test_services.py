@@ -1,4 +1,4 @@
-"""Writes through services.py: compare-and-set edits and the dependency graph's rules."""
+"""Writes through services: compare-and-set edits and the dependency graph's rules."""
 
 import threading
 
@@ -8,13 +8,9 @@ from django.db import connection, connections
 
 from migration_app.choices import DependencyStrength
 from migration_app.models import Dependency, Service
-from migration_app.services import (
-    DependencyCycleError,
-    StaleVersionError,
-    dependency_add,
-    dependency_remove,
-    service_update,
-)
+from migration_app.services.catalog import service_update
+from migration_app.services.checks import StaleVersionError
+from migration_app.services.dependencies import DependencyCycleError, dependency_add, dependency_remove
 from tests.conftest import require_service
 from tests.factories import CapabilityFactory, ServiceFactory
 

@@ -13,9 +13,12 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from migration_app import services
 from migration_app.choices import CapabilityStatus, DependencyStrength, MigrationStatus
 from migration_app.models import Dependency, ReportPreference, Service, StatusChange
+from migration_app.services.catalog import service_change_status, service_update
+from migration_app.services.dependencies import dependency_add
+from migration_app.services.recompute import portfolio_recompute
+from migration_app.services.snapshots import progress_snapshot_take
 from tests.factories import CapabilityFactory, MembershipFactory, ServiceFactory, ServiceOwnerFactory, UserFactory
 
 
@@ -79,7 +82,7 @@ def test_controls_hidden_and_refused_for_viewer_and_other_org(client, who, viewe
     assert client.post(f"/services/{tax.pk}/edit/", edit_data(tax, name_nb="Hacked")).status_code == 403
     assert client.post(f"/services/{tax.pk}/status/", {"to_status": "analysis"}).status_code == 403
     assert client.post(f"/services/{tax.pk}/dependencies/add/", {"depends_on": "2000/1"}).status_code == 403
-    dependency = services.dependency_add(service=tax, depends_on_service=foreign)
+    dependency = dependency_add(service=tax, depends_on_service=foreign)
     assert client.post(f"/services/{tax.pk}/dependencies/{dependency.pk}/remove/").status_code == 403
     tax.refresh_from_db()
     assert tax.name_nb == "Skattemelding" and tax.status == MigrationStatus.NOT_STARTED
@@ -123,7 +126,7 @@ def test_stale_edit_shows_what_changed_and_never_overwrites(client, editor, lead
     client.force_login(editor)
     seen = edit_data(tax, contact_name="Ola", yearly_volume=5000)  # the form as rendered, then edited
     # Meanwhile the lead changes the contact and the notes.
-    services.service_update(
+    service_update(
         service=Service.objects.get(pk=tax.pk), data={"contact_name": "Per", "notes": "Lead's note"}, user=lead
     )
     response = client.post(f"/services/{tax.pk}/edit/", seen)
@@ -151,7 +154,7 @@ def test_stale_edit_shows_what_changed_and_never_overwrites(client, editor, lead
 def test_stale_edit_after_a_status_change_keeps_the_users_values(client, editor, tax):
     client.force_login(editor)
     seen = edit_data(tax, yearly_volume=777)
-    services.service_change_status(service=tax, to_status="analysis", user=editor)
+    service_change_status(service=tax, to_status="analysis", user=editor)
     response = client.post(f"/services/{tax.pk}/edit/", seen)
     assert response.status_code == 409
     assert response.context["conflicts"][0]["label"].lower() == "yearly volume"
@@ -190,7 +193,7 @@ def test_refused_status_changes_show_the_services_reason(client, editor, tax):
     skip = client.post(f"/services/{tax.pk}/status/", {"to_status": "testing", "expected_version": tax.version})
     assert skip.status_code == 422
     assert "forward moves go one step at a time" in skip.content.decode()
-    services.service_change_status(service=tax, to_status="analysis", user=editor)
+    service_change_status(service=tax, to_status="analysis", user=editor)
     back = client.post(f"/services/{tax.pk}/status/", {"to_status": "not_started", "expected_version": 2})
     assert back.status_code == 422
     assert "needs a comment explaining why" in back.content.decode()
@@ -228,7 +231,7 @@ def test_add_and_remove_dependency_with_htmx(client, editor, tax, foreign):
 def test_cycle_is_refused_with_the_services_explanation(client, editor, owner, tax):
     client.force_login(editor)
     portal = ServiceFactory(service_code="3000", owner=owner)
-    services.dependency_add(service=portal, depends_on_service=tax)
+    dependency_add(service=portal, depends_on_service=tax)
     response = client.post(
         f"/services/{tax.pk}/dependencies/add/", {"depends_on": "3000/1", "strength": "hard"}, HTTP_HX_REQUEST="true"
     )
@@ -257,11 +260,11 @@ def _organisation(owner, other_owner, n: int) -> None:
     today = timezone.localdate()
     for i in range(n):
         ours = ServiceFactory(owner=owner, target_date=today + datetime.timedelta(days=(i % 3 - 1) * 20))
-        services.dependency_add(service=ours, depends_on_capability=payment)
-        services.dependency_add(service=ours, depends_on_service=register)
-        services.dependency_add(service=ServiceFactory(owner=other_owner), depends_on_service=ours)
-        services.service_change_status(service=ours, to_status="analysis")
-    services.portfolio_recompute()
+        dependency_add(service=ours, depends_on_capability=payment)
+        dependency_add(service=ours, depends_on_service=register)
+        dependency_add(service=ServiceFactory(owner=other_owner), depends_on_service=ours)
+        service_change_status(service=ours, to_status="analysis")
+    portfolio_recompute()
 
 
 def test_owner_page_shows_groups_progress_blockers_and_due(client, viewer, owner, other_owner):
@@ -311,13 +314,11 @@ def test_capabilities_page_counts_waiting_services(client, viewer, owner, django
     payment = CapabilityFactory(key="payment", name_nb="Betaling", name_en="", status=CapabilityStatus.IN_PROGRESS)
     for n in (2, 9):
         for _ in range(n):
-            services.dependency_add(
-                service=ServiceFactory(owner=owner, yearly_volume=10), depends_on_capability=payment
-            )
-        services.dependency_add(
+            dependency_add(service=ServiceFactory(owner=owner, yearly_volume=10), depends_on_capability=payment)
+        dependency_add(
             service=ServiceFactory(owner=owner, status=MigrationStatus.IN_PRODUCTION), depends_on_capability=payment
         )
-        services.portfolio_recompute()
+        portfolio_recompute()
         # 1 session, 2 user, 3 capabilities with waiting counts, 4 leverage result, 5 its capabilities,
         # 6 its services (none here: skipped), 6 freshness.
         with django_assert_num_queries(6):
@@ -331,9 +332,9 @@ def test_dashboard_burnup_owner_sort_and_week(client, viewer, owner, other_owner
     client.force_login(viewer)
     s1 = ServiceFactory(owner=owner)
     ServiceFactory(owner=other_owner, status=MigrationStatus.IN_PRODUCTION)
-    services.service_change_status(service=s1, to_status="analysis", user=editor)
-    services.progress_snapshot_take()
-    services.portfolio_recompute()
+    service_change_status(service=s1, to_status="analysis", user=editor)
+    progress_snapshot_take()
+    portfolio_recompute()
     response = client.get("/programme/", {"owners": "-owner"})
     assert response.status_code == 200
     content = response.content.decode()
@@ -353,9 +354,9 @@ def test_dependency_diagram(client, viewer, owner, django_assert_num_queries):
     client.force_login(viewer)
     a, b, c = (ServiceFactory(owner=owner, service_code=code) for code in ("10", "20", "30"))
     payment = CapabilityFactory(key="payment", name_nb="Betaling", name_en="")
-    services.dependency_add(service=a, depends_on_service=b)
-    services.dependency_add(service=b, depends_on_capability=payment)
-    services.dependency_add(service=c, depends_on_service=a, strength=DependencyStrength.SOFT)
+    dependency_add(service=a, depends_on_service=b)
+    dependency_add(service=b, depends_on_capability=payment)
+    dependency_add(service=c, depends_on_service=a, strength=DependencyStrength.SOFT)
     # 1 session, 2 user, 3 the service, 4 every edge as ids, 5 services named, 6 capabilities named.
     with django_assert_num_queries(6):
         response = client.get(f"/services/{a.pk}/dependencies/")
@@ -372,10 +373,10 @@ def test_catalog_filters_readiness_capability_overdue(client, viewer, owner):
     client.force_login(viewer)
     payment = CapabilityFactory(key="payment", name_nb="Betaling", name_en="")
     blocked = ServiceFactory(owner=owner, service_code="1")
-    services.dependency_add(service=blocked, depends_on_capability=payment)
+    dependency_add(service=blocked, depends_on_capability=payment)
     late = ServiceFactory(owner=owner, service_code="2", target_date=datetime.date(2020, 1, 1))
     ServiceFactory(owner=owner, service_code="3", target_date=datetime.date(2020, 1, 1), status="in_production")
-    services.portfolio_recompute()
+    portfolio_recompute()
 
     def codes(**query):
         return [s.service_code for s in client.get("/services/", query).context["rows"]]
@@ -442,7 +443,7 @@ def test_edit_page_and_chooser_query_counts_are_constant(client, editor, lead, o
     client.force_login(editor)
     for n in (1, 20):
         for _ in range(n):
-            services.dependency_add(service=service, depends_on_service=ServiceFactory(owner=owner))
+            dependency_add(service=service, depends_on_service=ServiceFactory(owner=owner))
         # 1 session, 2 user, 3 the service with its owner, 4 is the user a lead, 5 the user's memberships.
         with django_assert_num_queries(5):
             assert client.get(f"/services/{service.pk}/edit/").status_code == 200

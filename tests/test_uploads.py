@@ -22,8 +22,7 @@ from rest_framework.test import APIClient
 from migration_app import uploads
 from migration_app.api.transfer import BoundedJSONParser, CSVBodyParser
 from migration_app.models import Service, ServiceOwner
-from tests.factories import ServiceFactory
-from tests.test_api_support import API, api_test_setup, client_for, make_world
+from tests.factories import API, ServiceFactory, api_test_setup, client_for, make_world
 
 pytestmark = pytest.mark.django_db
 

@@ -8,9 +8,11 @@ from urllib.parse import unquote
 import pytest
 from django.urls import reverse
 
-from migration_app import services
 from migration_app.choices import CapabilityStatus, DependencyStrength, MigrationStatus, ServiceType
 from migration_app.models import Milestone, Service
+from migration_app.services.catalog import service_change_status
+from migration_app.services.dependencies import dependency_add
+from migration_app.services.recompute import portfolio_recompute
 from tests.factories import CapabilityFactory, ServiceFactory, ServiceOwnerFactory, UserFactory
 
 LIST_URL = "/services/"
@@ -164,7 +166,7 @@ def test_catalog_filters(member_client, owner, other_owner, query, expected):
         service_type=ServiceType.CORRESPONDENCE,
     )
     moving = ServiceFactory(service_code="2000", name_nb="Årsregnskap", name_en="Annual accounts", owner=other_owner)
-    services.service_change_status(service=moving, to_status=MigrationStatus.ANALYSIS)
+    service_change_status(service=moving, to_status=MigrationStatus.ANALYSIS)
     response = member_client.get(LIST_URL, query)
     assert response.status_code == 200
     assert listed(response) == expected
@@ -212,9 +214,9 @@ def test_catalog_sorting(member_client, owner, other_owner, sort, expected):
         service_code="1001", name_nb="Anne", owner=owner, yearly_volume=900, target_date=datetime.date(2026, 1, 1)
     )
     analysing = ServiceFactory(service_code="1002", name_nb="Berit", owner=other_owner, yearly_volume=100)
-    services.service_change_status(service=developing, to_status=MigrationStatus.ANALYSIS)
-    services.service_change_status(service=developing, to_status=MigrationStatus.DEVELOPMENT)
-    services.service_change_status(service=analysing, to_status=MigrationStatus.ANALYSIS)
+    service_change_status(service=developing, to_status=MigrationStatus.ANALYSIS)
+    service_change_status(service=developing, to_status=MigrationStatus.DEVELOPMENT)
+    service_change_status(service=analysing, to_status=MigrationStatus.ANALYSIS)
     response = member_client.get(LIST_URL, {"sort": sort})
     assert listed(response) == expected
 
@@ -313,19 +315,17 @@ def web(owner, other_owner):
     payment = CapabilityFactory(
         key="payment", name_nb="Betaling", status=CapabilityStatus.IN_PROGRESS, planned_date=datetime.date(2024, 6, 30)
     )
-    services.dependency_add(service=tax, depends_on_service=register, note="Reads the register")
-    services.dependency_add(service=tax, depends_on_capability=payment, strength=DependencyStrength.SOFT)
-    services.dependency_add(service=portal, depends_on_service=tax)
+    dependency_add(service=tax, depends_on_service=register, note="Reads the register")
+    dependency_add(service=tax, depends_on_capability=payment, strength=DependencyStrength.SOFT)
+    dependency_add(service=portal, depends_on_service=tax)
     return {"register": register, "tax": tax, "portal": portal, "payment": payment}
 
 
 def test_detail_shows_fields_dependencies_both_ways_and_history(member_client, web, editor):
     tax = web["tax"]
-    services.service_change_status(service=tax, to_status=MigrationStatus.ANALYSIS, user=editor, comment="Kick-off")
-    services.service_change_status(service=tax, to_status=MigrationStatus.DEVELOPMENT, user=editor)
-    services.service_change_status(
-        service=tax, to_status=MigrationStatus.ANALYSIS, user=editor, comment="Design must be redone"
-    )
+    service_change_status(service=tax, to_status=MigrationStatus.ANALYSIS, user=editor, comment="Kick-off")
+    service_change_status(service=tax, to_status=MigrationStatus.DEVELOPMENT, user=editor)
+    service_change_status(service=tax, to_status=MigrationStatus.ANALYSIS, user=editor, comment="Design must be redone")
     response = member_client.get(f"/services/{tax.pk}/")
     assert response.status_code == 200
     content = response.content.decode()
@@ -356,12 +356,12 @@ def test_detail_query_count_is_constant(member_client, django_assert_num_queries
     for n in (1, 8):
         for _ in range(n):
             needed = ServiceFactory(owner=owner)
-            services.dependency_add(service=tax, depends_on_service=needed)
-            services.dependency_add(service=tax, depends_on_capability=CapabilityFactory())
-            services.dependency_add(service=ServiceFactory(owner=owner), depends_on_service=tax)
+            dependency_add(service=tax, depends_on_service=needed)
+            dependency_add(service=tax, depends_on_capability=CapabilityFactory())
+            dependency_add(service=ServiceFactory(owner=owner), depends_on_service=tax)
         for status in (MigrationStatus.ANALYSIS, MigrationStatus.NOT_STARTED):
-            services.service_change_status(service=tax, to_status=status, user=lead, comment="again")
-        services.portfolio_recompute()
+            service_change_status(service=tax, to_status=status, user=lead, comment="again")
+        portfolio_recompute()
         # 1 session, 2 user, 3 the service with its owner, 4 what it needs (services with owners, and
         # capabilities), 5 who depends on it (with owners), 6 the status history with who changed it,
         # readiness: 7 the stored row, 8 the services its blockers name (with owners), 9 the
@@ -442,9 +442,9 @@ def test_catalog_and_detail_show_readiness_and_explained_blockers(member_client,
         owner=other_owner, service_code="7001", target="AltinnApp", target_date=datetime.date(2026, 12, 1)
     )
     a = ServiceFactory(owner=owner, service_code="7002", target="AltinnApp", target_date=datetime.date(2026, 12, 1))
-    services.dependency_add(service=b, depends_on_capability=payment)
-    services.dependency_add(service=a, depends_on_service=b)
-    services.portfolio_recompute()
+    dependency_add(service=b, depends_on_capability=payment)
+    dependency_add(service=a, depends_on_service=b)
+    portfolio_recompute()
 
     listing = member_client.get(LIST_URL, HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "Blocked" in listing or "Blokkert" in listing
@@ -458,9 +458,9 @@ def test_catalog_and_detail_show_readiness_and_explained_blockers(member_client,
 def test_programme_shows_progress_leverage_and_forecast(member_client, owner, django_assert_num_queries):
     payment = CapabilityFactory(key="payment", name_nb="Betaling")
     for _ in range(3):
-        services.dependency_add(service=ServiceFactory(owner=owner, yearly_volume=100), depends_on_capability=payment)
+        dependency_add(service=ServiceFactory(owner=owner, yearly_volume=100), depends_on_capability=payment)
     ServiceFactory(owner=owner, status=MigrationStatus.IN_PRODUCTION, yearly_volume=700)
-    services.portfolio_recompute()
+    portfolio_recompute()
     # 1 session, 2 user, 3 milestones, 4 stored results, 5 owners named in progress, 6 capabilities
     # named in leverage, 7 services named in leverage (none here, so skipped), 7 the freshness row,
     # 8 the overall snapshots for the burn-up, 9 this week's status changes.

@@ -37,7 +37,6 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from migration_app import services
 from migration_app.choices import PROJECT_LEADS_GROUP, CapabilityStatus, DependencyStrength, MigrationStatus
 from migration_app.models import (
     Dependency,
@@ -50,6 +49,8 @@ from migration_app.models import (
     StatusChange,
 )
 from migration_app.reports import ReportWeek
+from migration_app.services.recompute import portfolio_recompute
+from migration_app.services.snapshots import progress_snapshot_take
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -230,8 +231,8 @@ def build_catalog(payload_id: str) -> Catalog:
     milestone = Milestone.objects.create(
         key="altinn2-shutdown", date=today + datetime.timedelta(days=400), is_deadline=True, **values["milestone"]
     )
-    services.progress_snapshot_take()
-    services.portfolio_recompute()
+    progress_snapshot_take()
+    portfolio_recompute()
     objects = {
         "user": user,
         "owner": owner,

@@ -1,4 +1,8 @@
-"""The Celery app, configured from Django settings (``CELERY_*``): Redis broker and results from REDIS_URL."""
+"""The Celery app, configured from Django settings (``CELERY_*``): Redis broker and results from REDIS_URL.
+
+Tasks are routed by name to one queue per kind of work (``CELERY_TASK_ROUTES``, ``TASK_QUEUES``):
+recompute and snapshots on one, e-mail on the other, each with workers of its own (tracker/stack.py).
+"""
 
 import os
 

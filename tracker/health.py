@@ -104,7 +104,7 @@ def recompute_status() -> dict[str, object]:
     from migration_app.models import PortfolioState
 
     # No row yet means nothing was ever changed or computed: the model's defaults say exactly that.
-    state = PortfolioState.objects.filter(pk=1).first() or PortfolioState()
+    state = PortfolioState.objects.singleton().first() or PortfolioState()
     computed_at = state.computed_at
     age = (timezone.now() - computed_at).total_seconds() if computed_at else None
     return {

@@ -8,6 +8,7 @@ at all the tracker runs embedded: SQLite in ``var/``, Celery tasks executed in-p
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("TRACKER_VAR_DIR", BASE_DIR / "var"))
@@ -304,8 +306,27 @@ CELERY_ACCEPT_CONTENT = ["json"]
 # Tasks must finish (time limits below) well inside the visibility timeout, or Redis redelivers
 # them to a second worker while the first is still running.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
-# Separate queues let several deployments (or test runs) share one Redis.
-CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "tracker")
+# One queue per kind of work, each consumed by workers of its own (docs/deployment.md, "Queues and
+# workers"): a recompute or a snapshot takes minutes of CPU, an e-mail seconds, and a delivery must never
+# wait behind a recompute. CELERY_QUEUE prefixes both names, so deployments (or test runs) share one Redis.
+TASK_QUEUE_PREFIX = env_str("CELERY_QUEUE", "tracker")
+if not re.fullmatch(r"[A-Za-z0-9_.-]+", TASK_QUEUE_PREFIX):
+    raise ImproperlyConfigured(f"CELERY_QUEUE={TASK_QUEUE_PREFIX!r}; use letters, digits, '.', '_' or '-'.")
+TASK_QUEUES = {kind: f"{TASK_QUEUE_PREFIX}.{kind}" for kind in ("recompute", "email")}
+# Declared, so a worker started without --queues (`make worker`, a one-host deployment) consumes both.
+CELERY_TASK_QUEUES = [Queue(name, Exchange(name), routing_key=name) for name in TASK_QUEUES.values()]
+# Routed by name, so beat and services.task_queue (which send by name) route as apply_async does. A task
+# not listed here (a new one) goes to the recompute queue: its workers can afford to wait, e-mail cannot.
+CELERY_TASK_DEFAULT_QUEUE = TASK_QUEUES["recompute"]
+CELERY_TASK_ROUTES = {
+    "migration_app.recompute_portfolio": {"queue": TASK_QUEUES["recompute"]},
+    "migration_app.recompute_portfolio_if_stale": {"queue": TASK_QUEUES["recompute"]},
+    "migration_app.progress_snapshot_take": {"queue": TASK_QUEUES["recompute"]},
+    # The fan-out only builds the week's digests and queues deliveries: Monday 07:00 must not wait for a
+    # recompute either.
+    "migration_app.weekly_reports_fan_out": {"queue": TASK_QUEUES["email"]},
+    "migration_app.weekly_report_deliver": {"queue": TASK_QUEUES["email"]},
+}
 CELERY_TASK_SOFT_TIME_LIMIT = 600
 CELERY_TASK_TIME_LIMIT = 900
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -1,9 +1,12 @@
-"""The production configuration on one machine: gunicorn, a Celery worker and Celery beat.
+"""The production configuration on one machine: gunicorn, a Celery worker per queue and Celery beat.
 
 ``make stack`` uses the command line (``python -m tracker.stack start|stop|status``); the load, identity
 and fault tests use :class:`Stack` directly, so what they prove is what ``make stack`` runs. Each process
 runs in a session of its own with its pid in ``run_dir`` and its output in ``run_dir/<name>.log``; stop
 sends SIGTERM (gunicorn and Celery both finish the work in hand), then SIGKILL after a grace period.
+
+There is one worker per kind of work, each on its own queue and with its own concurrency (settings:
+``TASK_QUEUES``; docs/deployment.md, "Queues and workers"), so a long recompute never delays an e-mail.
 
 The stack needs a PostgreSQL database and a Redis server (``DATABASE_URL`` and ``REDIS_URL``); it is
 the same code as ``make run`` with the embedded defaults switched off.
@@ -27,10 +30,28 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_RUN_DIR = BASE_DIR / "var" / "stack"
-PROCESS_NAMES = ("web", "worker", "beat")
+
+
+class WorkerKind(NamedTuple):
+    """One Celery worker of the stack: the kind of work it takes (a key of settings.TASK_QUEUES) and the
+    variable that sizes it (its number of pool processes)."""
+
+    kind: str
+    concurrency_variable: str
+    default_concurrency: int
+
+
+# One worker per queue, by process name. Recomputes are CPU-bound and coalesced into one at a time, so one
+# process; deliveries mostly wait on the SMTP server, so two, and one slow delivery does not hold up the next.
+WORKERS = {
+    "worker-recompute": WorkerKind("recompute", "CELERY_RECOMPUTE_CONCURRENCY", 1),
+    "worker-email": WorkerKind("email", "CELERY_EMAIL_CONCURRENCY", 2),
+}
+PROCESS_NAMES = ("web", *WORKERS, "beat")
 
 
 class StackError(RuntimeError):
@@ -39,10 +60,11 @@ class StackError(RuntimeError):
 
 @dataclass
 class Stack:
-    """gunicorn + Celery worker + beat for one database and one broker.
+    """gunicorn + a Celery worker per queue + beat for one database and one broker.
 
     ``env`` is added to this process's environment for every child; it must hold DATABASE_URL and
-    REDIS_URL. ``web_workers`` and friends override the gunicorn defaults in tracker/gunicorn.conf.py.
+    REDIS_URL. ``web_workers`` and friends override the gunicorn defaults in tracker/gunicorn.conf.py;
+    ``worker_concurrency`` (by kind: ``{"email": 4}``) overrides the workers' sizes in WORKERS and ``env``.
     """
 
     env: Mapping[str, str]
@@ -52,7 +74,7 @@ class Stack:
     web_workers: int | None = None
     web_worker_class: str | None = None
     web_threads: int | None = None
-    worker_concurrency: int = 2
+    worker_concurrency: Mapping[str, int] = field(default_factory=dict)
     beat: bool = True
     python: str = sys.executable
     _processes: dict[str, subprocess.Popen] = field(default_factory=dict, repr=False)
@@ -151,20 +173,37 @@ class Stack:
 
     # --- Processes --------------------------------------------------------------------------------
 
+    def worker_queues(self) -> dict[str, str]:
+        """Worker process name → the queue it consumes: ``<CELERY_QUEUE>.<kind>``, as settings name them."""
+        prefix = {**os.environ, **self.env}.get("CELERY_QUEUE") or "tracker"
+        return {name: f"{prefix}.{worker.kind}" for name, worker in WORKERS.items()}
+
+    def worker_sizes(self) -> dict[str, int]:
+        """Worker process name → its pool processes: ``worker_concurrency``, else the environment, else WORKERS."""
+        env = {**os.environ, **self.env}
+        return {
+            name: self.worker_concurrency.get(worker.kind)
+            or _env_positive_int(env, worker.concurrency_variable, worker.default_concurrency)
+            for name, worker in WORKERS.items()
+        }
+
     def commands(self) -> dict[str, list[str]]:
         bin_dir = Path(self.python).parent
         commands = {
             "web": [str(bin_dir / "gunicorn"), "-c", str(BASE_DIR / "tracker" / "gunicorn.conf.py"), "tracker.wsgi"],
-            "worker": [
+        }
+        queues, sizes = self.worker_queues(), self.worker_sizes()
+        for name, worker in WORKERS.items():
+            commands[name] = [
                 str(bin_dir / "celery"),
                 "-A",
                 "tracker",
                 "worker",
                 "--loglevel=INFO",
-                f"--concurrency={self.worker_concurrency}",
-                f"--hostname=stack-{self.port}@%h",
-            ],
-        }
+                f"--queues={queues[name]}",
+                f"--concurrency={sizes[name]}",
+                f"--hostname={worker.kind}-{self.port}@%h",
+            ]
         if self.beat:
             commands["beat"] = [
                 str(bin_dir / "celery"),
@@ -178,7 +217,7 @@ class Stack:
         return commands
 
     def start(self, *, timeout: float = 90) -> None:
-        """Start every process and return once the web answers /healthz and the worker is ready."""
+        """Start every process and return once the web answers /healthz and every worker is ready."""
         if self.running():
             raise StackError(f"A stack is already running from {self.run_dir} (pids {self.pids()}); stop it first.")
         if self._port_taken():
@@ -193,10 +232,12 @@ class Stack:
         metrics_dir.mkdir(parents=True)
         with contextlib.suppress(FileNotFoundError):
             (self.run_dir / "celerybeat.pid").unlink()
+        # The logs are appended to, run after run: only what this run writes tells that a worker is ready.
+        log_starts = {name: _size(self.log_path(name)) for name in WORKERS}
         for name, command in self.commands().items():
             self._spawn(name, command, env)
         try:
-            self.wait_until_ready(timeout=timeout)
+            self.wait_until_ready(timeout=timeout, log_starts=log_starts)
         except BaseException:
             self.stop()
             raise
@@ -218,25 +259,29 @@ class Stack:
         self._processes[name] = process
         self.pid_path(name).write_text(str(process.pid))
 
-    def wait_until_ready(self, *, timeout: float = 90) -> None:
+    def wait_until_ready(self, *, timeout: float = 90, log_starts: Mapping[str, int] | None = None) -> None:
+        """Wait for /healthz and for each worker's "ready." in its log (after ``log_starts``, byte offsets)."""
         deadline = time.monotonic() + timeout
-        worker_log = self.log_path("worker")
-        worker_log_start = 0
-        web_ready = worker_ready = False
+        log_starts = log_starts or {}
+        web_ready = False
+        workers_ready: set[str] = set()
         while time.monotonic() < deadline:
             for name in self.pids():
                 if not self._alive(name):
                     raise StackError(f"The {name} process exited while starting; see {self.log_path(name)}.")
             web_ready = web_ready or self.healthy()
-            if not worker_ready and worker_log.exists():
+            for name in set(WORKERS) - workers_ready:
+                log = self.log_path(name)
                 # Celery prints "<hostname> ready." once it consumes from the broker.
-                worker_ready = b" ready." in worker_log.read_bytes()[worker_log_start:]
-            if web_ready and worker_ready:
+                if log.exists() and b" ready." in log.read_bytes()[log_starts.get(name, 0) :]:
+                    workers_ready.add(name)
+            if web_ready and workers_ready == set(WORKERS):
                 return
             time.sleep(0.2)
+        workers = ", ".join(f"{name} {'ready' if name in workers_ready else 'not ready'}" for name in WORKERS)
         raise StackError(
-            f"The stack was not ready within {timeout:.0f} s (web {'up' if web_ready else 'down'}, worker "
-            f"{'ready' if worker_ready else 'not ready'}); see the logs in {self.run_dir}."
+            f"The stack was not ready within {timeout:.0f} s (web {'up' if web_ready else 'down'}, {workers}); "
+            f"see the logs in {self.run_dir}."
         )
 
     def _port_taken(self) -> bool:
@@ -282,7 +327,7 @@ class Stack:
         return victim
 
     def restart(self, name: str, *, timeout: float = 60) -> None:
-        """Stop one process (gracefully) and start it again, e.g. the Celery worker."""
+        """Stop one process (gracefully) and start it again, e.g. ``worker-email``."""
         pid = self.pids()[name]
         _signal_group(pid, signal.SIGTERM)
         self._wait(name, timeout)
@@ -324,6 +369,27 @@ class Stack:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+def _env_positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    """A count from the environment (settings.py's env_int, with the launcher's error): at least 1."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise StackError(f"{name}={raw!r} is not an integer.") from None
+    if value < 1:
+        raise StackError(f"{name}={value} must be at least 1.")
+    return value
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
 
 
 def _signal_group(pid: int, signum: int) -> None:
@@ -370,10 +436,12 @@ def main(argv: Iterator[str] | None = None) -> int:
 
     if args.action == "status":
         running = stack.running()
+        queues = stack.worker_queues()
         for name in PROCESS_NAMES:
             state = f"running (pid {running[name]})" if name in running else "stopped"
-            print(f"{name:<7}{state}")
-        print(f"web    {'healthy' if stack.healthy() else 'not answering'} at {stack.base_url}/healthz")
+            on = f", queue {queues[name]}" if name in queues and name in running else ""
+            print(f"{name:<18}{state}{on}")
+        print(f"{'web':<18}{'healthy' if stack.healthy() else 'not answering'} at {stack.base_url}/healthz")
         return 0 if running else 3
     if args.action == "stop":
         if not stack.running():
@@ -396,15 +464,19 @@ def main(argv: Iterator[str] | None = None) -> int:
     try:
         print("Checking PostgreSQL and Redis, applying migrations...", flush=True)
         stack.prepare(demo=args.demo)
-        print("Starting gunicorn, the Celery worker and beat...", flush=True)
+        print("Starting gunicorn, a Celery worker per queue (recompute, e-mail) and beat...", flush=True)
         stack.start()
     except (StackError, subprocess.CalledProcessError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     env = stack.child_env()
+    workers = ", ".join(
+        f"{name} on {stack.worker_queues()[name]} x{size}" for name, size in stack.worker_sizes().items()
+    )
     print(
         f"The production stack is up at {stack.base_url}/ (pids {stack.running()}).\n"
-        f"  logs:     {stack.run_dir}/web.log, worker.log, beat.log (JSON lines)\n"
+        f"  workers:  {workers}\n"
+        f"  logs:     {stack.run_dir}/{{{','.join(PROCESS_NAMES)}}}.log (JSON lines)\n"
         f"  health:   {stack.base_url}/healthz and {stack.base_url}/readyz\n"
         f"  metrics:  curl -H 'Authorization: Bearer {env['METRICS_TOKEN']}' {stack.base_url}/metrics\n"
         f"  stop:     make stack-stop"

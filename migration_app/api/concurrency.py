@@ -2,7 +2,7 @@
 the version they change in ``If-Match`` (or ``version`` in the body).
 
 The check here is only the early, friendly answer. The guarantee is the compare-and-set in
-``services.py`` (``UPDATE ... WHERE version = n`` or a locked read): two clients that both pass this
+``services`` (``UPDATE ... WHERE version = n`` or a locked read): two clients that both pass this
 check with the same version still cannot both win, the second gets StaleVersionError and so a 412.
 """
 

@@ -18,7 +18,7 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from ..services import StaleVersionError
+from ..services.checks import StaleVersionError
 
 
 class PreconditionRequired(exceptions.APIException):
@@ -38,12 +38,6 @@ class PreconditionFailed(exceptions.APIException):
     status_code = status.HTTP_412_PRECONDITION_FAILED
     default_detail = _("Someone else changed this since you read it; read it again and re-apply your change.")
     default_code = "precondition_failed"
-
-
-class Conflict(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = _("The request conflicts with the current state.")
-    default_code = "conflict"
 
 
 def validation_error_detail(exc: DjangoValidationError) -> dict[str, Any]:

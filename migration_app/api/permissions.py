@@ -5,8 +5,8 @@
 * project leads write everything, and alone manage owners, capabilities, milestones and imports.
 
 These classes are the first of three layers: views look writable objects up in the writable
-queryset (``selectors.services_editable_by``), serializers refuse an owner or service the user cannot
-edit, and the services in ``services.py`` check again, so no single forgotten check opens a hole.
+queryset (``services_editable_by``), serializers refuse an owner or service the user cannot
+edit, and the functions in ``services`` check again, so no single forgotten check opens a hole.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from .. import selectors
 from ..models import Dependency, Service
+from ..selectors.access import user_can_edit_owner, user_edits_any_owner, user_is_lead
 
 
 def owner_id_of(obj: Any) -> int | None:
@@ -41,13 +41,13 @@ class CatalogWrite(BasePermission):
             return False
         if request.method in SAFE_METHODS:
             return True
-        return selectors.user_is_lead(request.user) or selectors.user_edits_any_owner(request.user)
+        return user_is_lead(request.user) or user_edits_any_owner(request.user)
 
     def has_object_permission(self, request: Request, view: APIView, obj: Any) -> bool:
         if request.method in SAFE_METHODS:
             return True
         owner_id = owner_id_of(obj)
-        return owner_id is not None and selectors.user_can_edit_owner(request.user, owner_id)
+        return owner_id is not None and user_can_edit_owner(request.user, owner_id)
 
 
 class LeadWrite(BasePermission):
@@ -58,7 +58,7 @@ class LeadWrite(BasePermission):
     def has_permission(self, request: Request, view: APIView) -> bool:
         if not request.user.is_authenticated:
             return False
-        return request.method in SAFE_METHODS or selectors.user_is_lead(request.user)
+        return request.method in SAFE_METHODS or user_is_lead(request.user)
 
 
 class LeadOnly(BasePermission):
@@ -67,4 +67,4 @@ class LeadOnly(BasePermission):
     message = _("Only project leads may import services.")
 
     def has_permission(self, request: Request, view: APIView) -> bool:
-        return request.user.is_authenticated and selectors.user_is_lead(request.user)
+        return request.user.is_authenticated and user_is_lead(request.user)

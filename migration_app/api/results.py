@@ -21,10 +21,14 @@ from rest_framework import exceptions, generics, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from .. import selectors
-from ..engine.graph import BlockerKind, build_portfolio, slip_impact
+from ..engine.leverage import slip_impact
+from ..engine.portfolio import build_portfolio
 from ..engine.progress import ForecastStatus
+from ..engine.readiness import BlockerKind
 from ..models import PortfolioResult, ProgressSnapshot
+from ..selectors.catalog import capability_keys_load
+from ..selectors.engine_inputs import owner_codes_load, portfolio_load
+from ..selectors.results import EngineResult, engine_result_load
 from .filters import ProgressSnapshotFilterSet
 from .pagination import ResultPagination
 from .serializers import ProgressSnapshotSerializer, UTCDateTimeField, utc_iso
@@ -43,7 +47,7 @@ class FreshnessMixin(serializers.Serializer):
 
 
 class LeverageRowSerializer(serializers.Serializer):
-    """What one undelivered capability or one open service holds back (engine.graph.LeverageRow)."""
+    """What one undelivered capability or one open service holds back (engine.leverage.LeverageRow)."""
 
     kind = serializers.ChoiceField(choices=[BlockerKind.CAPABILITY, BlockerKind.SERVICE])
     capability_id = serializers.IntegerField(allow_null=True)
@@ -66,7 +70,7 @@ class WaveSerializer(serializers.Serializer):
 
 
 class WavesSerializer(FreshnessMixin):
-    """A suggested order of the open services (engine.graph.WavePlan)."""
+    """A suggested order of the open services (engine.waves.WavePlan)."""
 
     waves = WaveSerializer(many=True)
     cycle_service_ids = serializers.ListField(child=serializers.IntegerField())
@@ -170,7 +174,7 @@ class SlipImpactSerializer(serializers.Serializer):
 # --- Views ---------------------------------------------------------------------------------------------
 
 
-def _meta(result: selectors.EngineResult) -> dict[str, Any]:
+def _meta(result: EngineResult) -> dict[str, Any]:
     return {"computed_at": utc_iso(result.computed_at), "revision": result.revision, "fresh": result.fresh}
 
 
@@ -204,7 +208,7 @@ class LeverageView(generics.GenericAPIView):
         kind = request.query_params.get("kind")
         if kind not in (None, BlockerKind.CAPABILITY, BlockerKind.SERVICE):
             raise exceptions.ValidationError({"kind": [_("Use capability or service.")]})
-        result = selectors.engine_result_load(PortfolioResult.Kind.LEVERAGE)
+        result = engine_result_load(PortfolioResult.Kind.LEVERAGE)
         rows = result.data or []
         if kind:
             rows = [row for row in rows if row.get("kind") == kind]
@@ -221,7 +225,7 @@ class WavesView(StoredResultView):
 
     @extend_schema(summary="Migration waves")
     def get(self, request: Request) -> Response:
-        result = selectors.engine_result_load(PortfolioResult.Kind.WAVES)
+        result = engine_result_load(PortfolioResult.Kind.WAVES)
         data = result.data or {}
         return Response(
             {
@@ -240,15 +244,15 @@ class ProgressView(StoredResultView):
 
     @extend_schema(summary="Progress now")
     def get(self, request: Request) -> Response:
-        result = selectors.engine_result_load(PortfolioResult.Kind.PROGRESS)
+        result = engine_result_load(PortfolioResult.Kind.PROGRESS)
         data = result.data or {}
         return Response(
             {
                 **_meta(result),
                 "overall": data.get("overall"),
-                "by_owner": _by_code(data.get("by_owner"), selectors.owner_codes_load()),
+                "by_owner": _by_code(data.get("by_owner"), owner_codes_load()),
                 "by_service_type": data.get("by_service_type") or {},
-                "by_capability": _by_code(data.get("by_capability"), selectors.capability_keys_load()),
+                "by_capability": _by_code(data.get("by_capability"), capability_keys_load()),
                 "overdue_service_ids": data.get("overdue", []),
             }
         )
@@ -270,10 +274,10 @@ class ForecastView(StoredResultView):
 
     @extend_schema(summary="Forecast against the deadline")
     def get(self, request: Request) -> Response:
-        result = selectors.engine_result_load(PortfolioResult.Kind.FORECAST)
+        result = engine_result_load(PortfolioResult.Kind.FORECAST)
         data = result.data or {}
         overall = data.get("overall")
-        codes = selectors.owner_codes_load()
+        codes = owner_codes_load()
         return Response(
             {
                 **_meta(result),
@@ -299,7 +303,7 @@ class SlipImpactView(StoredResultView):
         query.is_valid(raise_exception=True)
         capability_id = query.validated_data.get("capability")
         service_id = query.validated_data.get("service")
-        services, capabilities, edges = selectors.portfolio_load()
+        services, capabilities, edges = portfolio_load()
         portfolio = build_portfolio(services, capabilities, edges)
         if capability_id is not None and capability_id not in portfolio.capabilities:
             raise exceptions.ValidationError(
@@ -313,7 +317,7 @@ class SlipImpactView(StoredResultView):
             service_id=service_id,
             new_date=query.validated_data.get("new_date"),
         ).to_dict()
-        codes = selectors.owner_codes_load()
+        codes = owner_codes_load()
         impact["owners"] = [{**owner, "owner": codes.get(owner["owner_id"], "")} for owner in impact["owners"]]
         impact["computed_at"] = utc_iso(timezone.now())
         return Response(impact)

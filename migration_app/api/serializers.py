@@ -1,5 +1,5 @@
 """Representations and input validation. Serializers validate and describe (the OpenAPI schema is
-generated from them); every write they lead to goes through ``services.py``.
+generated from them); every write they lead to goes through ``services``.
 
 The service representation is built by one plain function, ``service_representation``, from one row
 of ``SERVICE_COLUMNS``. The list reads those columns with ``values_list`` (no model instances: a page of
@@ -20,10 +20,10 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers
 
-from .. import selectors
 from ..choices import MigrationStatus
-from ..engine.graph import BlockerKind
+from ..engine.readiness import BlockerKind
 from ..models import (
+    SERVICE_EDITABLE_FIELDS,
     Dependency,
     Milestone,
     PlatformCapability,
@@ -33,12 +33,14 @@ from ..models import (
     ServiceOwner,
     StatusChange,
 )
+from ..selectors.access import user_can_edit_owner
+from ..validators import validate_dependency_target
 
 
 def utc_iso(value: datetime.datetime | None) -> str | None:
     """A datetime as ISO 8601 in UTC with a ``Z``, as DRF writes it for a field in UTC.
 
-    A naive datetime is UTC: that is what the list's raw rows hold on SQLite (selectors.raw_rows),
+    A naive datetime is UTC: that is what the list's raw rows hold on SQLite (raw_rows),
     where Django stores every datetime as naive UTC.
     """
     if value is None:
@@ -97,7 +99,7 @@ class ScorePartSerializer(serializers.Serializer):
 
 
 class BlockerSerializer(serializers.Serializer):
-    """One reason a service cannot move yet (see engine.graph.Blocker)."""
+    """One reason a service cannot move yet (see engine.readiness.Blocker)."""
 
     kind = serializers.ChoiceField(
         choices=[BlockerKind.CAPABILITY, BlockerKind.SERVICE, BlockerKind.PLANNING, BlockerKind.CYCLE]
@@ -159,111 +161,56 @@ def readiness_representation(
 
 # --- Services --------------------------------------------------------------------------------------------
 
-# What a service representation is made of, as one flat row: the list reads exactly these columns.
-SERVICE_COLUMNS: tuple[str, ...] = (
-    "id",
-    "service_code",
-    "edition_code",
-    "owner__code",
-    "owner_id",
-    "name_nb",
-    "name_en",
-    "edition_name",
-    "service_type",
-    "valid_from",
-    "valid_to",
-    "yearly_volume",
-    "criticality",
-    "target",
-    "altinn3_reference",
-    "status",
-    "status_changed_at",
-    "planned_start",
-    "target_date",
-    "actual_start",
-    "actual_done",
-    "contact_name",
-    "contact_email",
-    "notes",
-    "version",
-    "created_at",
-    "updated_at",
+# What a service representation is made of, as one flat row: the list reads exactly these columns. The
+# editable fields come from the one list that forms, the admin and the importers use as well.
+SERVICE_KEY_COLUMNS: tuple[str, ...] = ("id", "service_code", "edition_code", "owner__code", "owner_id")
+SERVICE_STATE_COLUMNS: tuple[str, ...] = ("status", "status_changed_at", "version", "created_at", "updated_at")
+SERVICE_READINESS_COLUMNS: tuple[str, ...] = (
     "readiness__state",
     "readiness__score",
     "readiness__detail",
     "readiness__computed_at",
 )
+SERVICE_COLUMNS: tuple[str, ...] = (
+    *SERVICE_KEY_COLUMNS,
+    *SERVICE_EDITABLE_FIELDS,
+    *SERVICE_STATE_COLUMNS,
+    *SERVICE_READINESS_COLUMNS,
+)
+# How each column is written in JSON when it is not written as it is.
+_SERVICE_COLUMN_KEYS = {"owner__code": "owner"}
+_SERVICE_PLAIN = len(SERVICE_COLUMNS) - len(SERVICE_READINESS_COLUMNS)
+_SERVICE_FIELDS = {
+    column: Service._meta.get_field(column) for column in SERVICE_COLUMNS[:_SERVICE_PLAIN] if "__" not in column
+}
+_SERVICE_DATETIMES = frozenset(c for c, f in _SERVICE_FIELDS.items() if isinstance(f, models.DateTimeField))
+_SERVICE_DATES = (
+    frozenset(c for c, f in _SERVICE_FIELDS.items() if isinstance(f, models.DateField)) - _SERVICE_DATETIMES
+)
+_SERVICE_WRITERS: tuple[tuple[str, Any], ...] = tuple(
+    (
+        _SERVICE_COLUMN_KEYS.get(column, column),
+        utc_iso if column in _SERVICE_DATETIMES else iso_date if column in _SERVICE_DATES else None,
+    )
+    for column in SERVICE_COLUMNS[:_SERVICE_PLAIN]
+)
 
 
 def service_representation(row: Sequence[Any]) -> dict[str, Any]:
     """One service as the API shows it, from a row of SERVICE_COLUMNS: model values (``service_row``)
-    or the driver's own (``selectors.raw_rows``: naive UTC datetimes on SQLite, JSON as text), with
+    or the driver's own (``raw_rows``: naive UTC datetimes on SQLite, JSON as text), with
     the same result."""
-    (
-        pk,
-        service_code,
-        edition_code,
-        owner_code,
-        owner_id,
-        name_nb,
-        name_en,
-        edition_name,
-        service_type,
-        valid_from,
-        valid_to,
-        yearly_volume,
-        criticality,
-        target,
-        altinn3_reference,
-        status,
-        status_changed_at,
-        planned_start,
-        target_date,
-        actual_start,
-        actual_done,
-        contact_name,
-        contact_email,
-        notes,
-        version,
-        created_at,
-        updated_at,
-        readiness_state,
-        readiness_score,
-        readiness_detail,
-        readiness_computed_at,
-    ) = row
-    return {
-        "id": pk,
-        "service_code": service_code,
-        "edition_code": edition_code,
-        "owner": owner_code,
-        "owner_id": owner_id,
-        "name_nb": name_nb,
-        "name_en": name_en,
-        "edition_name": edition_name,
-        "service_type": service_type,
-        "valid_from": utc_iso(valid_from),
-        "valid_to": utc_iso(valid_to),
-        "yearly_volume": yearly_volume,
-        "criticality": criticality,
-        "target": target,
-        "altinn3_reference": altinn3_reference,
-        "status": status,
-        "status_changed_at": utc_iso(status_changed_at),
-        "planned_start": iso_date(planned_start),
-        "target_date": iso_date(target_date),
-        "actual_start": iso_date(actual_start),
-        "actual_done": iso_date(actual_done),
-        "contact_name": contact_name,
-        "contact_email": contact_email,
-        "notes": notes,
-        "version": version,
-        "created_at": utc_iso(created_at),
-        "updated_at": utc_iso(updated_at),
-        "readiness": None
-        if readiness_state is None
-        else readiness_representation(readiness_state, readiness_score, readiness_detail, readiness_computed_at),
+    out = {
+        key: value if write is None else write(value)
+        for (key, write), value in zip(_SERVICE_WRITERS, row, strict=False)
     }
+    readiness_state, readiness_score, readiness_detail, readiness_computed_at = row[_SERVICE_PLAIN:]
+    out["readiness"] = (
+        None
+        if readiness_state is None
+        else readiness_representation(readiness_state, readiness_score, readiness_detail, readiness_computed_at)
+    )
+    return out
 
 
 def service_row(service: Service) -> tuple[Any, ...]:
@@ -306,33 +253,9 @@ class ServiceSerializer(TrackerModelSerializer):
     class Meta:
         model = Service
         fields = [
-            "id",
-            "service_code",
-            "edition_code",
-            "owner",
-            "owner_id",
-            "name_nb",
-            "name_en",
-            "edition_name",
-            "service_type",
-            "valid_from",
-            "valid_to",
-            "yearly_volume",
-            "criticality",
-            "target",
-            "altinn3_reference",
-            "status",
-            "status_changed_at",
-            "planned_start",
-            "target_date",
-            "actual_start",
-            "actual_done",
-            "contact_name",
-            "contact_email",
-            "notes",
-            "version",
-            "created_at",
-            "updated_at",
+            *(_SERVICE_COLUMN_KEYS.get(c, c) for c in SERVICE_KEY_COLUMNS),
+            *SERVICE_EDITABLE_FIELDS,
+            *SERVICE_STATE_COLUMNS,
             "readiness",
         ]
         read_only_fields = ["service_code", "edition_code", "status", "status_changed_at", "created_at", "updated_at"]
@@ -341,7 +264,7 @@ class ServiceSerializer(TrackerModelSerializer):
 
     def validate_owner(self, owner: ServiceOwner) -> ServiceOwner:
         user = _request_user(self)
-        if user is not None and not selectors.user_can_edit_owner(user, owner.pk):
+        if user is not None and not user_can_edit_owner(user, owner.pk):
             # 403, not 400: the request is well-formed, the user may not write for that organisation.
             raise exceptions.PermissionDenied(_("You may only create or move services for your own organisation."))
         return owner
@@ -460,13 +383,12 @@ class DependencySerializer(TrackerModelSerializer):
 
     def validate_service(self, service: Service) -> Service:
         user = _request_user(self)
-        if user is not None and not selectors.user_can_edit_owner(user, service.owner_id):
+        if user is not None and not user_can_edit_owner(user, service.owner_id):
             raise exceptions.PermissionDenied(_("You may only add dependencies to your own organisation's services."))
         return service
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if (attrs.get("depends_on_service") is None) == (attrs.get("depends_on_capability") is None):
-            raise serializers.ValidationError(_("Name exactly one of depends_on_service and depends_on_capability."))
+        validate_dependency_target(attrs.get("depends_on_service"), attrs.get("depends_on_capability"))
         return attrs
 
 

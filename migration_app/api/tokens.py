@@ -15,7 +15,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from .. import services
+from ..services.accounts import api_token_revoke, api_token_rotate
 from .serializers import UTCDateTimeField, utc_iso
 
 
@@ -44,12 +44,12 @@ class TokenView(generics.GenericAPIView):
 
     @extend_schema(summary="Create or replace your API token", request=None, responses={201: TokenCreatedSerializer})
     def post(self, request: Request) -> Response:
-        token = services.api_token_rotate(user=request.user)
+        token = api_token_rotate(user=request.user)
         return Response({"token": token.key, "created": utc_iso(token.created)}, status=status.HTTP_201_CREATED)
 
     @extend_schema(
         summary="Revoke your API token", request=None, responses={204: OpenApiResponse(description="Revoked.")}
     )
     def delete(self, request: Request) -> Response:
-        services.api_token_revoke(user=request.user)
+        api_token_revoke(user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -23,8 +23,9 @@ from rest_framework.parsers import BaseParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from .. import exports, importers, selectors, uploads
+from .. import exports, importers, uploads
 from ..filters import ServiceFilterSet
+from ..selectors.catalog import service_catalog
 from ..uploads import ImportFileType
 from .permissions import LeadOnly
 from .renderers import ORJSONRenderer
@@ -255,7 +256,7 @@ class ServiceExportView(generics.GenericAPIView):
     content_type = exports.CSV_CONTENT_TYPE
 
     def get_queryset(self) -> Any:
-        return selectors.service_catalog()
+        return service_catalog()
 
     def render_file(self, rows: Any) -> bytes:
         return exports.services_csv(rows)

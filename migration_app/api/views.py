@@ -1,6 +1,6 @@
 """The catalog over HTTP: owners, services, capabilities, dependencies, milestones and history.
 
-Views are thin: reads come from ``selectors`` and the FilterSets, writes go through ``services.py``
+Views are thin: reads come from ``selectors`` and the FilterSets, writes go through ``services``
 (which checks the edit rule again and queues the recompute). Versioned objects (services, dependencies,
 capabilities) carry an ETag; their writes need If-Match and answer a stale one with 412 and the
 current representation. Engine results live in ``results.py``, import and export in ``transfer.py``.
@@ -21,11 +21,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
-from .. import selectors, services
-from ..engine.graph import gc_paused
+from ..engine.portfolio import gc_paused
 from ..filters import ServiceFilterSet
 from ..models import Dependency, Milestone, PlatformCapability, Service, ServiceOwner
-from ..services import StaleVersionError
+from ..selectors.access import dependencies_editable_by, services_editable_by
+from ..selectors.catalog import raw_rows, service_catalog, status_history
+from ..selectors.results import portfolio_freshness, readiness_row
+from ..services.catalog import service_change_status, service_create, service_update
+from ..services.checks import StaleVersionError
+from ..services.dependencies import dependency_add, dependency_remove, dependency_update
+from ..services.owners import owner_delete, owner_save
+from ..services.roadmap import capability_create, capability_delete, capability_update, milestone_delete, milestone_save
 from .concurrency import etag, expected_version
 from .errors import PreconditionFailed
 from .filters import DependencyFilterSet, StatusChangeFilterSet
@@ -142,7 +148,7 @@ class ServiceViewSet(
     stale_serializer_class = StaleServiceSerializer
 
     def get_queryset(self) -> QuerySet[Service]:
-        return selectors.service_catalog()
+        return service_catalog()
 
     def _lookup(self) -> dict[str, Any]:
         if "service_code" in self.kwargs:
@@ -154,7 +160,7 @@ class ServiceViewSet(
             obj = get_object_or_404(self.get_queryset(), **self._lookup())
         else:
             obj = _writable_object(
-                selectors.services_editable_by(self.request.user),
+                services_editable_by(self.request.user),
                 Service.objects.all(),
                 str(CatalogWrite.message),
                 **self._lookup(),
@@ -163,7 +169,7 @@ class ServiceViewSet(
         return obj
 
     def reload(self, pk: int) -> Service:
-        return get_object_or_404(selectors.service_catalog(), pk=pk)
+        return get_object_or_404(service_catalog(), pk=pk)
 
     def represent(self, obj: Service) -> dict[str, Any]:
         return ServiceSerializer(obj, context=self.get_serializer_context()).data
@@ -173,9 +179,9 @@ class ServiceViewSet(
         # serializers.py). Queries: the page count, then one SELECT of the page with the owner and
         # the stored readiness joined.
         rows = self.filter_queryset(self.get_queryset()).values_list(*SERVICE_COLUMNS)
-        page = self.paginator.paginate_rows(rows, request, selectors.raw_rows)  # type: ignore[union-attr]
+        page = self.paginator.paginate_rows(rows, request, raw_rows)  # type: ignore[union-attr]
         # Tens of thousands of short-lived dicts: without the pause the cyclic collector would walk
-        # the whole heap several times per page (see engine.graph.gc_paused).
+        # the whole heap several times per page (see engine.portfolio.gc_paused).
         with gc_paused():
             results = [service_representation(row) for row in page]
         return self.get_paginated_response(results)
@@ -186,7 +192,7 @@ class ServiceViewSet(
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = ServiceCreateSerializer(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
-        service = services.service_create(data=_without_version(serializer.validated_data), user=request.user)
+        service = service_create(data=_without_version(serializer.validated_data), user=request.user)
         return self.versioned_response(self.reload(service.pk), status.HTTP_201_CREATED)
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -195,7 +201,7 @@ class ServiceViewSet(
             expected = expected_version(request, service.version)
             serializer = self.get_serializer(service, data=request.data, partial=kwargs.get("partial", False))
             serializer.is_valid(raise_exception=True)
-            services.service_update(
+            service_update(
                 service=service,
                 data=_without_version(serializer.validated_data),
                 user=request.user,
@@ -222,7 +228,7 @@ class ServiceViewSet(
             expected = expected_version(request, service.version)
             serializer = TransitionSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
-            services.service_change_status(
+            service_change_status(
                 service=service,
                 to_status=serializer.validated_data["status"],
                 comment=serializer.validated_data["comment"],
@@ -245,8 +251,8 @@ class ServiceReadinessView(generics.GenericAPIView):
     def get(self, request: Request, pk: int) -> Response:
         if not Service.objects.filter(pk=pk).exists():
             raise Http404
-        row = selectors.readiness_row(pk)
-        freshness = selectors.portfolio_freshness()
+        row = readiness_row(pk)
+        freshness = portfolio_freshness()
         readiness = None if row is None else readiness_representation(row.state, row.score, row.detail, row.computed_at)
         return Response(
             {
@@ -267,7 +273,7 @@ class HistoryView(generics.ListAPIView):
     filterset_class = StatusChangeFilterSet
 
     def get_queryset(self) -> QuerySet:
-        history = selectors.status_history()
+        history = status_history()
         if "pk" in self.kwargs:
             if not Service.objects.filter(pk=self.kwargs["pk"]).exists():
                 raise Http404
@@ -320,7 +326,7 @@ class DependencyViewSet(VersionedMixin, viewsets.ModelViewSet):
             obj = get_object_or_404(self.get_queryset(), pk=self.kwargs["pk"])
         else:
             obj = _writable_object(
-                selectors.dependencies_editable_by(self.request.user),
+                dependencies_editable_by(self.request.user),
                 Dependency.objects.all(),
                 str(CatalogWrite.message),
                 pk=self.kwargs["pk"],
@@ -341,7 +347,7 @@ class DependencyViewSet(VersionedMixin, viewsets.ModelViewSet):
         serializer = DependencySerializer(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        dependency = services.dependency_add(
+        dependency = dependency_add(
             service=data["service"],
             depends_on_service=data.get("depends_on_service"),
             depends_on_capability=data.get("depends_on_capability"),
@@ -357,7 +363,7 @@ class DependencyViewSet(VersionedMixin, viewsets.ModelViewSet):
             expected = expected_version(request, dependency.version)
             serializer = self.get_serializer(dependency, data=request.data, partial=kwargs.get("partial", False))
             serializer.is_valid(raise_exception=True)
-            services.dependency_update(
+            dependency_update(
                 dependency=dependency,
                 data=_without_version(serializer.validated_data),
                 user=request.user,
@@ -371,7 +377,7 @@ class DependencyViewSet(VersionedMixin, viewsets.ModelViewSet):
         dependency = self.get_object()
         try:
             expected = expected_version(request, dependency.version)
-            services.dependency_remove(dependency=dependency, user=request.user, expected_version=expected)
+            dependency_remove(dependency=dependency, user=request.user, expected_version=expected)
         except (PreconditionFailed, StaleVersionError) as exc:
             return self.stale_response(dependency.pk, exc)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -416,7 +422,7 @@ class CapabilityViewSet(VersionedMixin, viewsets.ModelViewSet):
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        capability = services.capability_create(data=_without_version(serializer.validated_data), user=request.user)
+        capability = capability_create(data=_without_version(serializer.validated_data), user=request.user)
         return self.versioned_response(capability, status.HTTP_201_CREATED)
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -425,7 +431,7 @@ class CapabilityViewSet(VersionedMixin, viewsets.ModelViewSet):
             expected = expected_version(request, capability.version)
             serializer = self.get_serializer(capability, data=request.data, partial=kwargs.get("partial", False))
             serializer.is_valid(raise_exception=True)
-            services.capability_update(
+            capability_update(
                 capability=capability,
                 data=_without_version(serializer.validated_data),
                 user=request.user,
@@ -439,7 +445,7 @@ class CapabilityViewSet(VersionedMixin, viewsets.ModelViewSet):
         capability = self.get_object()
         try:
             expected = expected_version(request, capability.version)
-            services.capability_delete(capability=capability, user=request.user, expected_version=expected)
+            capability_delete(capability=capability, user=request.user, expected_version=expected)
         except (PreconditionFailed, StaleVersionError) as exc:
             return self.stale_response(capability.pk, exc)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -464,15 +470,15 @@ class OwnerViewSet(viewsets.ModelViewSet):
         return ServiceOwner.objects.order_by("code")
 
     def perform_create(self, serializer: BaseSerializer) -> None:
-        serializer.instance = services.owner_save(data=serializer.validated_data, user=self.request.user)
+        serializer.instance = owner_save(data=serializer.validated_data, user=self.request.user)
 
     def perform_update(self, serializer: BaseSerializer) -> None:
-        serializer.instance = services.owner_save(
+        serializer.instance = owner_save(
             data=serializer.validated_data, owner=serializer.instance, user=self.request.user
         )
 
     def perform_destroy(self, instance: ServiceOwner) -> None:
-        services.owner_delete(owner=instance, user=self.request.user)
+        owner_delete(owner=instance, user=self.request.user)
 
 
 @extend_schema_view(
@@ -494,15 +500,15 @@ class MilestoneViewSet(viewsets.ModelViewSet):
         return Milestone.objects.all()
 
     def perform_create(self, serializer: BaseSerializer) -> None:
-        serializer.instance = services.milestone_save(data=serializer.validated_data, user=self.request.user)
+        serializer.instance = milestone_save(data=serializer.validated_data, user=self.request.user)
 
     def perform_update(self, serializer: BaseSerializer) -> None:
-        serializer.instance = services.milestone_save(
+        serializer.instance = milestone_save(
             data=serializer.validated_data, milestone=serializer.instance, user=self.request.user
         )
 
     def perform_destroy(self, instance: Milestone) -> None:
-        services.milestone_delete(milestone=instance, user=self.request.user)
+        milestone_delete(milestone=instance, user=self.request.user)
 
 
 @api_view(["GET", "POST", "PUT", "PATCH", "DELETE"])

@@ -16,23 +16,15 @@ from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
 from django.db import transaction
 
-from ..choices import (
-    PROJECT_LEADS_GROUP,
-    MembershipRole,
-)
+from ..choices import PROJECT_LEADS_GROUP, MembershipRole
 from ..choices import MigrationStatus as S
+from ..importers import orgs_import  # the importer owns the org-list rules (MOD11, URLs, e-mail)
 from ..models import Dependency, Membership, PlatformCapability, Service, ServiceOwner, StatusChange
-from .plan import (
-    DEMO_USERS,
-    CapabilitySpec,
-    demo_plan,
-    org_specs,
-)
-from .vocabulary import (
-    BATCH_SIZE,
-    DEMO_PASSWORD,
-    HISTORY_DAYS,
-)
+from ..services import recompute
+from ..services.snapshots import progress_snapshot_backfill
+from .plan import demo_plan
+from .specs import DEMO_USERS, CapabilitySpec, org_specs
+from .vocabulary import BATCH_SIZE, DEMO_PASSWORD, HISTORY_DAYS
 
 # --- Writing a plan ----------------------------------------------------------------------------------------
 
@@ -109,8 +101,6 @@ def demo_seed(
     service's status, dates and version match its history, and hard service edges are acyclic by
     construction. tests/test_seed_demo.py checks all three.
     """
-    from ..importers import orgs_import  # the importer owns the org-list rules (MOD11, URLs, e-mail)
-
     started = time.monotonic()
 
     def step(label: str) -> None:
@@ -223,17 +213,13 @@ def demo_seed(
     Dependency.objects.update(created_at=created)
     step("dated the catalog to the start of the history")
 
-    from ..tasks import recompute_portfolio_request
-
-    recompute_portfolio_request()
+    recompute.portfolio_recompute_request()
     return SeedResult(len(ids), len(plan.dependencies), len(history), len(owner_ids), time.monotonic() - started)
 
 
 def demo_snapshots_backfill(*, today: datetime.date) -> int:
     """Replay the seeded history into one progress snapshot per day of the window, so burn-up charts and
     week-on-week figures have a past. Returns the number of snapshot rows written."""
-    from ..services import progress_snapshot_backfill
-
     first = today - datetime.timedelta(days=HISTORY_DAYS)
     return progress_snapshot_backfill(first=first, last=today - datetime.timedelta(days=1))
 

@@ -16,20 +16,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .graph import CapabilityNode, Edge, ServiceNode, _AsDict
-from .lifecycle import DONE, FORWARD_ORDER, MIGRATED, TERMINAL_OUTCOMES
-
-_DONE: frozenset[str] = frozenset(str(status) for status in DONE)
-_MIGRATED: frozenset[str] = frozenset(str(status) for status in MIGRATED)
-# Every status in lifecycle order, so each figure lists the same keys (zeros included) for charts.
-STATUS_ORDER: tuple[str, ...] = (*(str(s) for s in FORWARD_ORDER), *sorted(str(s) for s in TERMINAL_OUTCOMES))
-
+from ..choices import STATUS_ORDER
+from .lifecycle import DONE_VALUES, MIGRATED_VALUES
+from .portfolio import AsDict, CapabilityNode, Edge, ServiceNode
 
 # --- Progress ---------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
-class ProgressFigures(_AsDict):
+class ProgressFigures(AsDict):
     """Counts and yearly volume per status for one scope, and the share done.
 
     "Done" is migrated or resolved (lifecycle.DONE); "migrated" excludes decommissioned and
@@ -48,8 +43,9 @@ class ProgressFigures(_AsDict):
     pct_done_volume: float
 
 
-class _Tally:
-    """Running per-status sums for one scope; ``figures()`` freezes them."""
+class StatusTally:
+    """Running per-status sums for one scope (every status in ``STATUS_ORDER`` first); ``figures()`` freezes
+    them. The one tally: the daily snapshot's figures and the weekly report's replayed ones both use it."""
 
     __slots__ = ("counts", "volumes")
 
@@ -64,8 +60,8 @@ class _Tally:
     def figures(self) -> ProgressFigures:
         counts, volumes = self.counts, self.volumes
         total_count, total_volume = sum(counts.values()), sum(volumes.values())
-        done_count = sum(n for status, n in counts.items() if status in _DONE)
-        done_volume = sum(v for status, v in volumes.items() if status in _DONE)
+        done_count = sum(n for status, n in counts.items() if status in DONE_VALUES)
+        done_volume = sum(v for status, v in volumes.items() if status in DONE_VALUES)
         return ProgressFigures(
             count_by_status=dict(counts),
             volume_by_status=dict(volumes),
@@ -73,8 +69,8 @@ class _Tally:
             total_volume=total_volume,
             done_count=done_count,
             done_volume=done_volume,
-            migrated_count=sum(n for status, n in counts.items() if status in _MIGRATED),
-            migrated_volume=sum(v for status, v in volumes.items() if status in _MIGRATED),
+            migrated_count=sum(n for status, n in counts.items() if status in MIGRATED_VALUES),
+            migrated_volume=sum(v for status, v in volumes.items() if status in MIGRATED_VALUES),
             pct_done_count=_percent(done_count, total_count),
             pct_done_volume=_percent(done_volume, total_volume),
         )
@@ -85,7 +81,7 @@ def _percent(part: int, whole: int) -> float:
 
 
 @dataclass(frozen=True, slots=True)
-class Progress(_AsDict):
+class Progress(AsDict):
     """Progress overall and per owner id, per service type and per capability id.
 
     A capability's figures cover the services with any edge to it, hard or soft: "how far along are
@@ -101,7 +97,7 @@ class Progress(_AsDict):
 
 def progress_figures(services: Iterable[ServiceNode]) -> ProgressFigures:
     """The figures for one scope: whichever services are passed in."""
-    tally = _Tally()
+    tally = StatusTally()
     for service in services:
         tally.add(service.status, service.yearly_volume)
     return tally.figures()
@@ -124,18 +120,18 @@ def progress(
     for service in services:
         volumes[group_of(service)] += service.yearly_volume
     groups = {key: (count, volumes[key]) for key, count in counts.items()}
-    overall = _Tally()
-    by_owner: dict[int, _Tally] = {}
-    by_type: dict[str, _Tally] = {}
+    overall = StatusTally()
+    by_owner: dict[int, StatusTally] = {}
+    by_type: dict[str, StatusTally] = {}
     for (owner_id, service_type, status), (count, volume) in groups.items():
         overall.add(status, volume, count)
         owner = by_owner.get(owner_id)
         if owner is None:
-            owner = by_owner[owner_id] = _Tally()
+            owner = by_owner[owner_id] = StatusTally()
         owner.add(status, volume, count)
         kind = by_type.get(service_type)
         if kind is None:
-            kind = by_type[service_type] = _Tally()
+            kind = by_type[service_type] = StatusTally()
         kind.add(status, volume, count)
 
     users: dict[int, set[int]] = {capability.id: set() for capability in capabilities}
@@ -144,7 +140,7 @@ def progress(
             users.setdefault(on_capability, set()).add(service_id)
     by_capability = {}
     for capability_id in sorted(users):
-        tally = _Tally()
+        tally = StatusTally()
         cap_counts: dict[str, int] = {}
         cap_volumes: dict[str, int] = {}
         for sid in users[capability_id]:
@@ -163,12 +159,38 @@ def progress(
     )
 
 
+# Days ahead that count as "due soon" (the organisation page and the weekly report).
+DUE_SOON_DAYS = 30
+
+
+class Due:
+    """Where an open service stands against its own target date (``due_state``)."""
+
+    OVERDUE = "overdue"
+    DUE_SOON = "due_soon"
+
+
+def due_state(status: str, target_date: datetime.date | None, today: datetime.date) -> str | None:
+    """Overdue (an open service past its target date), due soon (within DUE_SOON_DAYS), or None.
+
+    The one definition of "overdue": the recompute's list, the organisation page, the weekly report
+    and (as a query) the catalog's filter all follow it.
+    """
+    if target_date is None or status in DONE_VALUES:
+        return None
+    if target_date < today:
+        return Due.OVERDUE
+    if target_date <= today + datetime.timedelta(days=DUE_SOON_DAYS):
+        return Due.DUE_SOON
+    return None
+
+
 def overdue(services: Iterable[ServiceNode], today: datetime.date) -> list[int]:
     """Ids of open services whose target date has passed, most overdue first (then by id)."""
     late = [
         (service.target_date, service.id)
         for service in services
-        if service.target_date is not None and service.target_date < today and service.status not in _DONE
+        if service.target_date is not None and due_state(service.status, service.target_date, today) == Due.OVERDUE
     ]
     late.sort()
     return [sid for _, sid in late]
@@ -200,12 +222,14 @@ class ForecastStatus:
     NO_DATA = "no_data"  # nothing reached done in the window: no rate, no date
 
 
+# How many past weeks of throughput the forecast resamples (the recompute and the weekly report alike).
+FORECAST_WINDOW_WEEKS = 26
 # How far the simulation looks ahead; a sample not finished by then counts as "later than that".
 HORIZON_WEEKS = 520
 
 
 @dataclass(frozen=True, slots=True)
-class Forecast(_AsDict):
+class Forecast(AsDict):
     """When the open services will be done if the coming weeks look like the past ones.
 
     ``weekly_throughput`` is the number of services reaching done per ISO week of the window, oldest
@@ -224,7 +248,7 @@ class Forecast(_AsDict):
 
 
 @dataclass(frozen=True, slots=True)
-class ForecastReport(_AsDict):
+class ForecastReport(AsDict):
     overall: Forecast
     by_owner: Mapping[int, Forecast]
 
@@ -243,7 +267,7 @@ def done_arrivals(events: Iterable[StatusEvent]) -> list[StatusEvent]:
     for event in sorted(events, key=operator.attrgetter("on")):
         previous = event.from_status if event.from_status is not None else last_status.get(event.service_id)
         last_status[event.service_id] = event.to_status
-        if event.to_status in _DONE and (previous is None or previous not in _DONE):
+        if event.to_status in DONE_VALUES and (previous is None or previous not in DONE_VALUES):
             arrivals.append(event)
     return arrivals
 
@@ -314,7 +338,7 @@ def forecast_report(
     open_by_owner: dict[int, int] = {}
     for service in services:
         owner_of[service.id] = service.owner_id
-        open_by_owner[service.owner_id] = open_by_owner.get(service.owner_id, 0) + (service.status not in _DONE)
+        open_by_owner[service.owner_id] = open_by_owner.get(service.owner_id, 0) + (service.status not in DONE_VALUES)
     arrivals = [event for event in done_arrivals(events) if event.service_id in owner_of]
     arrivals_by_owner: dict[int, list[StatusEvent]] = {owner: [] for owner in open_by_owner}
     for event in arrivals:

@@ -12,8 +12,8 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .. import services
 from ..models import Service, ServiceOwner
+from ..services import recompute
 from .parse import BULK_BATCH_SIZE, REQUIRED_FOR_NEW, ImportFormat, NaturalKey, RowError, ServiceRow, parse_services
 
 
@@ -229,5 +229,5 @@ def altinn2_import(
             [*sorted(update_fields), "version", "updated_at"],
             batch_size=BULK_BATCH_SIZE,
         )
-    services._portfolio_changed()
+    recompute.portfolio_recompute_request()
     return result

@@ -24,7 +24,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
 from ..choices import Altinn3Target, Criticality, ServiceType
-from ..models import Service, ServiceOwner
+from ..models import SERVICE_EDITABLE_FIELDS, Service, ServiceOwner
 from ..validators import ORG_CODE_RE
 
 NaturalKey = tuple[str, int]
@@ -94,25 +94,13 @@ SOURCE_FIELDS: dict[ImportFormat, dict[str, str]] = {
 # The tracker's own CSV: model field names as headers, the same shape as the CSV export. ``owner`` holds
 # the org code. actual_start/actual_done are left out because status changes set them; status, version,
 # ids and timestamps in an exported file are ignored and listed in ``ImportResult.ignored_columns``.
+# The dates a status change sets (services.catalog.service_change_status), which no import writes.
+STATUS_SET_FIELDS = frozenset({"actual_start", "actual_done"})
 CSV_COLUMNS: tuple[str, ...] = (
     "service_code",
     "edition_code",
     "owner",
-    "name_nb",
-    "name_en",
-    "edition_name",
-    "service_type",
-    "valid_from",
-    "valid_to",
-    "yearly_volume",
-    "criticality",
-    "target",
-    "altinn3_reference",
-    "planned_start",
-    "target_date",
-    "contact_name",
-    "contact_email",
-    "notes",
+    *(name for name in SERVICE_EDITABLE_FIELDS if name not in STATUS_SET_FIELDS),
 )
 SOURCE_FIELDS[ImportFormat.CSV] = {name: name for name in CSV_COLUMNS}
 

@@ -2,8 +2,9 @@
 
 A digest (one organisation's or the programme's section for one week) is stored as JSON with
 ``to_jsonable`` and read back with ``from_jsonable``, so every recipient and every retry renders the
-same figures. Names are kept in both languages; the ``name`` properties pick the active one at render
-time.
+same figures. The data holds codes and both languages' names, never a translated word: the e-mail
+templates translate at render time (``templatetags/report_labels.py``), so one digest serves readers of
+either language.
 
 What a report may say about *another* organisation's service is exactly a ``ServiceRef``: its Altinn
 II key, its name and its owner. Notes, contacts, volumes, dates and statuses of foreign services are
@@ -17,32 +18,13 @@ import datetime
 import types
 import typing
 from dataclasses import dataclass
-from typing import Any, TypeVar
-
-from django.utils.translation import get_language
-from django.utils.translation import gettext_lazy as _
-
-from ..choices import MigrationStatus
+from typing import Any, TypeVar, cast
 
 # How many lines a list shows before "and N more"; the totals stay exact.
 LIST_LIMIT = 20
 # How many services a blocker line names.
 NAMED_LIMIT = 5
 
-FORECAST_LABELS = {
-    "on_track": _("On track"),
-    "at_risk": _("At risk"),
-    "late": _("Late"),
-    "done": _("Done"),
-    "no_data": _("Not enough data"),
-}
-READINESS_LABELS = {
-    "migrated": _("Migrated"),
-    "resolved": _("Resolved without migrating"),
-    "ready": _("Ready"),
-    "blocked": _("Blocked"),
-    "not_assessed": _("Not assessed"),
-}
 # Inline colours for e-mail (no stylesheets): lifecycle statuses and forecast verdicts.
 STATUS_COLOURS = {
     "not_started": "#c9ced6",
@@ -63,21 +45,6 @@ FORECAST_COLOURS = {
 }
 
 
-def _english() -> bool:
-    return (get_language() or "").lower().startswith("en")
-
-
-def _localized(nb: str, en: str) -> str:
-    return en if en and _english() else nb
-
-
-def status_label(status: str) -> str:
-    try:
-        return str(MigrationStatus(status).label)
-    except ValueError:
-        return status
-
-
 # --- References --------------------------------------------------------------------------------------
 
 
@@ -87,10 +54,6 @@ class OwnerRef:
     code: str
     name_nb: str
     name_en: str
-
-    @property
-    def name(self) -> str:
-        return _localized(self.name_nb, self.name_en)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,10 +71,6 @@ class ServiceRef:
     def key(self) -> str:
         return f"{self.code}/{self.edition}"
 
-    @property
-    def name(self) -> str:
-        return _localized(self.name_nb, self.name_en)
-
 
 @dataclass(frozen=True, slots=True)
 class CapabilityRef:
@@ -119,10 +78,6 @@ class CapabilityRef:
     key: str
     name_nb: str
     name_en: str
-
-    @property
-    def name(self) -> str:
-        return _localized(self.name_nb, self.name_en)
 
 
 # --- Sections' lines ---------------------------------------------------------------------------------
@@ -149,13 +104,12 @@ class Figures:
 
     @property
     def bar(self) -> list[dict[str, Any]]:
-        """Segments for a stacked bar (status, label, count, width in whole percent, colour)."""
+        """Segments for a stacked bar (status, count, width in whole percent, colour)."""
         if not self.total_count:
             return []
         return [
             {
                 "status": status,
-                "label": status_label(status),
                 "count": count,
                 "width": max(1, round(100 * count / self.total_count)),
                 "colour": STATUS_COLOURS.get(status, "#8a8f98"),
@@ -198,14 +152,6 @@ class StatusChangeLine:
     at: datetime.datetime
     by: str  # the person's name; "" for the system (imports)
 
-    @property
-    def from_label(self) -> str:
-        return status_label(self.from_status)
-
-    @property
-    def to_label(self) -> str:
-        return status_label(self.to_status)
-
 
 @dataclass(frozen=True, slots=True)
 class ReadinessLine:
@@ -214,10 +160,6 @@ class ReadinessLine:
     service: ServiceRef
     state: str
     blocker_count: int
-
-    @property
-    def state_label(self) -> str:
-        return str(READINESS_LABELS.get(self.state, self.state))
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,10 +199,6 @@ class DueLine:
     status: str
     days: int  # days overdue, or days left until the target date
 
-    @property
-    def status_label(self) -> str:
-        return status_label(self.status)
-
 
 @dataclass(frozen=True, slots=True)
 class ForecastLine:
@@ -272,10 +210,6 @@ class ForecastLine:
     mean_weekly_throughput: float
     as_of: datetime.date | None
     recent_throughput: tuple[tuple[str, int], ...]  # the last weeks' services reaching done, oldest first
-
-    @property
-    def label(self) -> str:
-        return str(FORECAST_LABELS.get(self.status, self.status))
 
     @property
     def colour(self) -> str:
@@ -340,10 +274,6 @@ class OwnerBehindLine:
     overdue_count: int
     forecast_status: str
     p85_date: datetime.date | None
-
-    @property
-    def forecast_label(self) -> str:
-        return str(FORECAST_LABELS.get(self.forecast_status, self.forecast_status))
 
     @property
     def forecast_colour(self) -> str:
@@ -413,10 +343,6 @@ class WeeklyReport:
     def week_number(self) -> int:
         return int(self.week.rsplit("W", 1)[1])
 
-    @property
-    def owner_names(self) -> str:
-        return ", ".join(section.owner.name for section in self.owners)
-
 
 # --- JSON round trip ---------------------------------------------------------------------------------
 
@@ -436,10 +362,10 @@ def to_jsonable(value: Any) -> Any:
 
 def from_jsonable(cls: type[T], data: Any) -> T:
     """The inverse of ``to_jsonable`` for the dataclasses in this module, guided by their type hints."""
-    return _decode(cls, data)
+    return cast(T, _decode(cls, data))
 
 
-_HINTS: dict[type, dict[str, Any]] = {}
+_HINTS: dict[type[Any], dict[str, Any]] = {}
 
 
 def _decode(tp: Any, value: Any) -> Any:
@@ -449,11 +375,11 @@ def _decode(tp: Any, value: Any) -> Any:
     if origin is typing.Union or origin is types.UnionType:
         (inner,) = [arg for arg in typing.get_args(tp) if arg is not type(None)]
         return _decode(inner, value)
-    if dataclasses.is_dataclass(tp):
-        hints = _HINTS.get(tp)  # type: ignore[call-overload]
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        hints = _HINTS.get(tp)
         if hints is None:
-            hints = _HINTS[tp] = typing.get_type_hints(tp)  # type: ignore[index]
-        return tp(**{f.name: _decode(hints[f.name], value[f.name]) for f in dataclasses.fields(tp)})  # type: ignore[operator]
+            hints = _HINTS[tp] = typing.get_type_hints(tp)
+        return tp(**{f.name: _decode(hints[f.name], value[f.name]) for f in dataclasses.fields(tp)})
     if origin is tuple:
         args = typing.get_args(tp)
         if len(args) == 2 and args[1] is Ellipsis:

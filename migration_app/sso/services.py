@@ -22,7 +22,7 @@ from django.db.models import Q
 
 from ..choices import PROJECT_LEADS_GROUP, MembershipSource
 from ..models import Membership, ServiceOwner
-from ..selectors import user_is_lead
+from ..selectors.access import user_is_lead
 from .claims import SsoProfile
 
 logger = logging.getLogger(__name__)

@@ -17,14 +17,13 @@ from .export import (
     catalog_export_file,
     code_migration,
 )
-from .format import FORMAT_NAME, FORMAT_VERSION, SECTIONS, Section
+from .format import FORMAT_NAME, FORMAT_VERSION, SECTIONS, Section, catalog_text
 from .importing import (
     CatalogImportError,
     ImportSummary,
     MissingUsers,
     catalog_import,
     catalog_rows_present,
-    catalog_text,
 )
 
 __all__ = [

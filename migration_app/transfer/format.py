@@ -19,9 +19,11 @@ and lets the import check every reference against the rows it has read, not agai
 from __future__ import annotations
 
 import datetime
+import gzip
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any, BinaryIO, TextIO, cast
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -215,3 +217,13 @@ def _unchanged(raw: Any) -> Any:
 
 def _wrong_type(expected: Any) -> Any:
     raise ValidationError(_("Expected %(expected)s.") % {"expected": expected})
+
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def catalog_text(raw: BinaryIO) -> TextIO:
+    """The file's text, gunzipped if it starts with the gzip magic (whatever its name; stdin too)."""
+    buffered = cast(io.BufferedReader, raw if hasattr(raw, "peek") else io.BufferedReader(cast(io.RawIOBase, raw)))
+    stream: IO[bytes] = gzip.GzipFile(fileobj=buffered, mode="rb") if buffered.peek(2)[:2] == GZIP_MAGIC else buffered
+    return io.TextIOWrapper(stream, encoding="utf-8")

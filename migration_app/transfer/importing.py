@@ -24,14 +24,12 @@ that the file has too (by org code), so the people of a restored tracker keep th
 from __future__ import annotations
 
 import datetime
-import gzip
 import importlib
-import io
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, TextIO
+from typing import Any, TextIO
 
 from django.apps import apps as installed_apps
 from django.apps.registry import Apps
@@ -46,6 +44,7 @@ from django.db.models import F, Field, Model
 from django.utils.translation import gettext as _
 
 from ..models import Membership, Milestone, ProgressSnapshot, ServiceReadiness
+from ..services import recompute
 from .export import applied_migration, code_migration
 from .format import (
     APP_LABEL,
@@ -68,7 +67,6 @@ DELETE_CHUNK = 2000
 # An import stops collecting problems after this many: the first ones are what needs fixing.
 MAX_PROBLEMS = 20
 PROGRESS_EVERY = 50_000
-GZIP_MAGIC = b"\x1f\x8b"
 
 
 class MissingUsers:
@@ -106,14 +104,6 @@ class ImportSummary:
     recompute_requested: bool
     dry_run: bool
     seconds: float
-
-
-def catalog_text(raw: BinaryIO) -> TextIO:
-    """The file's text, gunzipped if it starts with the gzip magic (whatever its name; stdin too)."""
-    buffered = raw if hasattr(raw, "peek") else io.BufferedReader(raw)  # type: ignore[arg-type]
-    if buffered.peek(2)[:2] == GZIP_MAGIC:  # type: ignore[union-attr]
-        buffered = gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[assignment]
-    return io.TextIOWrapper(buffered, encoding="utf-8")  # type: ignore[arg-type]
 
 
 def catalog_rows_present(apps: Apps = installed_apps) -> dict[str, int]:
@@ -387,9 +377,7 @@ class _CatalogImport:
         # Behind the code's migration the engine cannot read the database yet; after migrate, the
         # hourly recompute (or manage.py recompute) computes the results.
         if self.recompute_requested:
-            from ..tasks import recompute_portfolio_request
-
-            recompute_portfolio_request()
+            recompute.portfolio_recompute_request()
 
     def _memberships_restore(self) -> None:
         membership = _model(self.apps, Membership)

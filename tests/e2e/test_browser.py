@@ -12,9 +12,11 @@ import pytest
 from django.conf import settings
 from playwright.sync_api import expect
 
-from migration_app import services
 from migration_app.choices import Altinn3Target, MembershipRole, MigrationStatus
 from migration_app.models import Service
+from migration_app.services.dependencies import dependency_add
+from migration_app.services.recompute import portfolio_recompute
+from migration_app.services.snapshots import progress_snapshot_take
 from tests.e2e.conftest import PASSWORD, axe_violations
 from tests.factories import (
     CapabilityFactory,
@@ -53,13 +55,13 @@ def world():
     )
     for n in range(3):
         ServiceFactory(service_code=f"30{n}", owner=skd, **plan)
-    services.dependency_add(service=tax, depends_on_service=register)
+    dependency_add(service=tax, depends_on_service=register)
     CapabilityFactory(key="payment", name_nb="Betaling", name_en="Payment")
     owner_user = MembershipFactory(user=UserFactory(username="eier"), owner=skd, role=MembershipRole.EDITOR).user
     brg_user = MembershipFactory(user=UserFactory(username="eier-brg"), owner=brg, role=MembershipRole.EDITOR).user
     viewer = MembershipFactory(user=UserFactory(username="leser"), owner=skd, role=MembershipRole.VIEWER).user
-    services.progress_snapshot_take()
-    services.portfolio_recompute()
+    progress_snapshot_take()
+    portfolio_recompute()
     return {
         "tax": tax,
         "register": register,
@@ -74,7 +76,7 @@ def _recompute_and_wait(page, url: str, text: str, timeout: float = 15) -> None:
     """In-process (no REDIS_URL) the recompute ran after the commit; with a broker and no worker in this
     test, the test runs it itself. Then reload until the page shows ``text``."""
     if settings.REDIS_URL:
-        services.portfolio_recompute()
+        portfolio_recompute()
     deadline = time.monotonic() + timeout
     while True:
         page.goto(url)

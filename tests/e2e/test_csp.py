@@ -15,8 +15,10 @@ import pytest
 from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
-from migration_app import services
 from migration_app.choices import Altinn3Target, MembershipRole, MigrationStatus
+from migration_app.services.dependencies import dependency_add
+from migration_app.services.recompute import portfolio_recompute
+from migration_app.services.snapshots import progress_snapshot_take
 from tests.e2e.conftest import PASSWORD
 from tests.factories import (
     CapabilityFactory,
@@ -52,11 +54,11 @@ def world():
     tax = ServiceFactory(
         service_code="1000", name_en="Tax return", owner=skd, status=MigrationStatus.DEVELOPMENT, **plan
     )
-    services.dependency_add(service=tax, depends_on_service=register)
+    dependency_add(service=tax, depends_on_service=register)
     CapabilityFactory(key="payment", name_nb="Betaling", name_en="Payment")
     owner_user = MembershipFactory(user=UserFactory(username="eier"), owner=skd, role=MembershipRole.EDITOR).user
-    services.progress_snapshot_take()
-    services.portfolio_recompute()
+    progress_snapshot_take()
+    portfolio_recompute()
     admin = get_user_model().objects.create_superuser("admin", "admin@example.no", PASSWORD)
     return {"tax": tax, "owner": owner_user, "lead": make_lead(), "admin": admin}
 

@@ -13,15 +13,15 @@ import logging
 import time
 from collections.abc import Iterator
 
-import kombu.pools
 import pytest
 import redis
 
 from migration_app.choices import MigrationStatus as S
 from migration_app.models import PortfolioState, Service
-from migration_app.services import service_change_status
+from migration_app.services.catalog import service_change_status
 from tests.conftest import require_service
 from tests.factories import ServiceFactory
+from tests.integration.worker import connection_pools_drop
 from tests.stack.servers import PrivateRedis
 from tracker.celery import app
 
@@ -45,26 +45,18 @@ def broker_at(url: str) -> Iterator[None]:
     """Publish tasks to ``url`` for real (not eagerly), with a fresh connection pool before and after."""
     previous = {"CELERY_BROKER_URL": app.conf.broker_url, "CELERY_TASK_ALWAYS_EAGER": app.conf.task_always_eager}
     app.conf.update(CELERY_BROKER_URL=url, CELERY_TASK_ALWAYS_EAGER=False)
-    _drop_connection_pools()
+    connection_pools_drop()
     try:
         yield
     finally:
         app.conf.update(**previous)
-        _drop_connection_pools()
-
-
-def _drop_connection_pools() -> None:
-    # Celery keeps a connection pool and a producer pool bound to the broker URL it first used; kombu's
-    # registry of pools would hand the closed ones back.
-    kombu.pools.reset()
-    app._pool = None
-    app.amqp._producer_pool = None
+        connection_pools_drop()
 
 
 def change(service: Service, to_status: str, capture) -> float:
     """Change the status as a request would (committing, then queueing); return the seconds it took."""
     # As if the previously queued recompute had started: it clears the claim, so this change queues again.
-    PortfolioState.objects.get_or_create(pk=1)
+    PortfolioState.objects.singleton().get_or_create()
     PortfolioState.objects.update(recompute_pending=False)
     started = time.monotonic()
     with capture(execute=True):

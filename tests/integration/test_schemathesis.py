@@ -28,8 +28,7 @@ from schemathesis.checks import (
 )
 from schemathesis.config import SchemathesisConfig
 
-from tests.factories import ServiceOwnerFactory
-from tests.test_api_support import make_world
+from tests.factories import ServiceOwnerFactory, make_world
 
 EXAMPLES_PER_OPERATION = 25
 # Valid and invalid requests (positive and negative generation), from the schema's examples and from

@@ -21,7 +21,7 @@ from django.test.utils import override_settings
 
 from migration_app.models import ReportPreference, WeeklyReportDelivery
 from tests.conftest import require_service
-from tests.test_reports import FAST_HASHER, MONDAY_MORNING, SITE, build_week
+from tests.factories import FAST_HASHER, MONDAY_MORNING, SITE, build_week
 
 pytestmark = pytest.mark.services
 

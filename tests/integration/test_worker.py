@@ -1,27 +1,40 @@
 """Reliability against a real Celery worker and Redis (CI runs these with REQUIRE_SERVICES=1).
 
-Each test routes its tasks to a private queue and starts worker subprocesses that use the test
-database, so the data a test commits is what the worker reads.
+Each test routes its tasks to private queues (one per kind of work, as in production) and starts
+worker subprocesses that use the test database, so the data a test commits is what the worker reads.
 """
 
 from __future__ import annotations
 
 import datetime
+import email
+import importlib.util
 import logging
+import socket
 import time
+from email import policy
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.db import connection, transaction
 
 from migration_app.choices import MigrationStatus as S
-from migration_app.engine.graph import build_portfolio, readiness_all
-from migration_app.models import PortfolioResult, PortfolioState, ProgressSnapshot, Service, ServiceReadiness
-from migration_app.selectors import portfolio_load
-from migration_app.services import service_change_status
+from migration_app.engine.portfolio import build_portfolio
+from migration_app.engine.readiness import readiness_all
+from migration_app.models import (
+    PortfolioResult,
+    PortfolioState,
+    ProgressSnapshot,
+    Service,
+    ServiceReadiness,
+    WeeklyReportDelivery,
+)
+from migration_app.selectors.engine_inputs import portfolio_load
+from migration_app.services.catalog import service_change_status
 from migration_app.tasks import progress_snapshot_take, recompute_portfolio
 from tests.conftest import redis_available, require_service
-from tests.integration.worker import Worker, private_queue
+from tests.integration.worker import Worker, connection_pools_drop, private_queue
 from tracker.celery import app
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
@@ -36,17 +49,17 @@ def real_services():
 
 
 @pytest.fixture
-def queue(real_services):
-    with private_queue() as name:
-        yield name
+def queues(real_services):
+    with private_queue() as names:
+        yield names
 
 
 @pytest.fixture
-def workers(queue):
+def workers(queues):
     started: list[Worker] = []
 
-    def start(name: str) -> Worker:
-        worker = Worker(queue, name)
+    def start(name: str, **options) -> Worker:
+        worker = Worker(queues, name, **options)
         started.append(worker)
         worker.wait_ready()
         return worker
@@ -89,9 +102,9 @@ def assert_stored_equals_fresh() -> None:
     assert state.is_fresh
 
 
-def test_worker_killed_mid_recompute_is_redelivered_and_completes_elsewhere(workers, queue):
+def test_worker_killed_mid_recompute_is_redelivered_and_completes_elsewhere(workers, queues):
     seed(6000)
-    purge(queue)  # the recompute the seed asked for: this test sends exactly one job itself
+    purge(queues.recompute)  # the recompute the seed asked for: this test sends exactly one job itself
     PortfolioState.objects.update(recompute_pending=True, computed_revision=None)
     first = workers("doomed")
     job = recompute_portfolio.apply_async()
@@ -118,7 +131,7 @@ def test_worker_killed_mid_recompute_is_redelivered_and_completes_elsewhere(work
     assert set(PortfolioResult.objects.values_list("kind", flat=True)) == {"leverage", "waves", "forecast", "progress"}
 
 
-def test_the_same_jobs_run_twice_by_two_workers_leave_the_state_of_one_run(workers, queue):
+def test_the_same_jobs_run_twice_by_two_workers_leave_the_state_of_one_run(workers, queues):
     seed(800)
     workers("left")
     workers("right")
@@ -134,28 +147,28 @@ def test_the_same_jobs_run_twice_by_two_workers_leave_the_state_of_one_run(worke
     assert scopes.filter(scope="overall").count() == 1
 
 
-def test_a_burst_of_edits_queues_one_recompute(queue, owner):
+def test_a_burst_of_edits_queues_one_recompute(queues, owner):
     from tests.factories import ServiceFactory
 
     services = ServiceFactory.create_batch(20, owner=owner)
-    PortfolioState.objects.get_or_create(pk=1)
+    PortfolioState.objects.singleton().get_or_create()
     PortfolioState.objects.update(recompute_pending=False)
     for service in services:
         with transaction.atomic():
             service_change_status(service=service, to_status=S.ANALYSIS)
-    assert queue_length(queue) == 1
+    assert queue_length(queues.recompute) == 1
     assert PortfolioState.objects.get().revision >= 20
 
 
-def test_a_rolled_back_change_never_queues_a_task(queue, owner):
+def test_a_rolled_back_change_never_queues_a_task(queues, owner):
     from tests.factories import ServiceFactory
 
     service = ServiceFactory(owner=owner)
-    PortfolioState.objects.get_or_create(pk=1)
+    PortfolioState.objects.singleton().get_or_create()
     with pytest.raises(RuntimeError), transaction.atomic():
         service_change_status(service=service, to_status=S.ANALYSIS)
         raise RuntimeError("request failed")
-    assert queue_length(queue) == 0
+    assert queue_length(queues.recompute) == 0
     assert Service.objects.get(pk=service.pk).status == S.NOT_STARTED
 
 
@@ -163,21 +176,71 @@ def test_broker_down_the_save_succeeds_and_the_failure_is_logged(real_services, 
     from tests.factories import ServiceFactory
 
     service = ServiceFactory(owner=owner)
-    PortfolioState.objects.get_or_create(pk=1)
+    PortfolioState.objects.singleton().get_or_create()
     PortfolioState.objects.update(recompute_pending=False)
     previous = app.conf.broker_url
     # Nothing listens on the discard port: publishing fails at once, as with Redis down.
     app.conf.update(CELERY_BROKER_URL="redis://127.0.0.1:9/0")
-    app.pool.force_close_all()
-    app._pool = None
+    connection_pools_drop()
     try:
         with caplog.at_level(logging.ERROR, logger="migration_app.tasks"), transaction.atomic():
             service_change_status(service=service, to_status=S.ANALYSIS)
     finally:
         app.conf.update(CELERY_BROKER_URL=previous)
-        app.pool.force_close_all()
-        app._pool = None
+        connection_pools_drop()
     assert Service.objects.get(pk=service.pk).status == S.ANALYSIS
     assert "Could not queue the portfolio recompute" in caplog.text
     # The claim is released so the next change (or the hourly run) tries again.
     assert not PortfolioState.objects.get().recompute_pending
+
+
+class Mailbox:
+    """An aiosmtpd handler that keeps what it accepts: (recipients, message)."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[list[str], email.message.EmailMessage]] = []
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        message = email.message_from_bytes(envelope.original_content, policy=policy.default)
+        self.received.append((list(envelope.rcpt_tos), message))
+        return "250 2.0.0 OK: queued"
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server on a free loopback port, in a thread: (its port, its mailbox)."""
+    require_service("aiosmtpd", importlib.util.find_spec("aiosmtpd") is not None, "pip install aiosmtpd")
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield port, mailbox
+    controller.stop()
+
+
+def test_a_weekly_report_is_delivered_while_a_recompute_waits_on_its_own_queue(workers, queues, smtp_server, editor):
+    """Monday's fan-out, sent as beat sends it, reaches the SMTP server through an e-mail worker while a
+    recompute queued before it is still waiting: nothing consumes the recompute queue here, as when its
+    worker is busy with a five-minute run. On one shared queue the delivery would wait for the recompute."""
+    port, mailbox = smtp_server
+    recompute_portfolio.apply_async()
+    smtp = {"EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": str(port), "EMAIL_USE_TLS": "0", "EMAIL_USE_SSL": "0"}
+    workers("mailer", kinds=("email",), env={**smtp, "EMAIL_HOST_USER": "", "EMAIL_HOST_PASSWORD": ""})
+
+    monday = settings.CELERY_BEAT_SCHEDULE["weekly-reports-monday"]
+    app.send_task(monday["task"], **monday["options"])
+    wait_for(
+        lambda: WeeklyReportDelivery.objects.filter(recipient=editor, status=WeeklyReportDelivery.Status.SENT).exists(),
+        30,
+        "the weekly report to be sent",
+    )
+    [(recipients, message)] = mailbox.received
+    assert recipients == [editor.email]
+    assert message["To"] == editor.email
+    # The recompute, first in line, still waits on its own queue; the e-mail queue is empty.
+    assert queue_length(queues.recompute) == 1
+    assert queue_length(queues.email) == 0

@@ -1,4 +1,4 @@
-"""Fixtures for the black-box tests of the production stack (gunicorn + Celery worker + beat).
+"""Fixtures for the black-box tests of the production stack (gunicorn, a Celery worker per queue, beat).
 
 These tests talk to the stack over loopback HTTP only, on private PostgreSQL and Redis servers
 (tests/stack/servers.py) that they may restart or stop. pytest-django's test database is not involved.

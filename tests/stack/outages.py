@@ -3,7 +3,7 @@
 While people keep working (``LightLoad``: a reader on the pages, one on the API, a writer on the API
 and one on the forms, each writer on services of its own, and a probe asking /readyz five times a
 second), one server goes away and comes back. Every answer is timed in this process's clock, and the
-fault is a window in that timeline. Nobody restarts gunicorn, the Celery worker or beat.
+fault is a window in that timeline. Nobody restarts gunicorn, the Celery workers or beat.
 
 PostgreSQL restarted (``postgres_restart_run``): fast shutdown, so every open connection is cut. 5xx
 are excused only from the stop until ``recovery_grace`` seconds after the server is back; /readyz must
@@ -13,7 +13,7 @@ A second restart while nobody works leaves every kept-open connection dead: noth
 
 Redis stopped (``redis_outage_run``): nothing may fail, not even during the outage: pages render, edits
 save (their recompute cannot be queued), the pages say the results are stale, /readyz says 503 naming
-the broker. Once Redis is back the worker and beat reconnect by themselves and the changes made during
+the broker. Once Redis is back the workers and beat reconnect by themselves and the changes made during
 the outage are recomputed, within a bound set by the catch-up schedule (settings RECOMPUTE_CATCH_UP_SECONDS
 and services.RECOMPUTE_CLAIM_LOST_AFTER).
 

@@ -179,7 +179,6 @@ def scenario_stack(
         run_dir=run_dir,
         port=free_port(),
         web_workers=web_workers,
-        worker_concurrency=2,
     )
     stack.prepare()
     stack.manage("seed_demo", "--services", str(services), "--seed", "7", "-v0")

@@ -6,7 +6,8 @@ import datetime
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from migration_app.services import portfolio_recompute, progress_snapshot_take
+from migration_app.services.recompute import portfolio_recompute
+from migration_app.services.snapshots import progress_snapshot_take
 
 
 class Command(BaseCommand):

@@ -12,14 +12,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from migration_app.demo import (
-    ORGS_FILE,
-    CatalogNotEmptyError,
-    demo_logins,
-    demo_seed,
-    demo_snapshots_backfill,
-    orgs_read,
-)
+from migration_app.demo.seed import CatalogNotEmptyError, demo_logins, demo_seed, demo_snapshots_backfill
+from migration_app.demo.specs import orgs_read
+from migration_app.demo.vocabulary import ORGS_FILE
 from migration_app.models import Service
 
 # Replaying a year of history day by day takes seconds for a demo-sized catalog and minutes for

@@ -13,7 +13,12 @@ from django.utils import timezone
 
 from migration_app import emails
 from migration_app.reports import ReportWeek
-from migration_app.services import DeliveryOutcome, weekly_report_deliver, weekly_reports_build, weekly_reports_prepare
+from migration_app.services.weekly_reports import (
+    DeliveryOutcome,
+    weekly_report_deliver,
+    weekly_reports_build,
+    weekly_reports_prepare,
+)
 
 
 class Command(BaseCommand):
