@@ -62,6 +62,16 @@ class MigrationStatus(models.TextChoices):
 STATUS_ORDER: tuple[str, ...] = tuple(MigrationStatus.values)
 
 
+class ReadinessState(models.TextChoices):
+    """The engine's verdict on one service (engine.readiness.ReadinessState holds the same codes)."""
+
+    MIGRATED = "migrated", _("Migrated")
+    RESOLVED = "resolved", _("Resolved without migrating")
+    READY = "ready", _("Ready")
+    BLOCKED = "blocked", _("Blocked")
+    NOT_ASSESSED = "not_assessed", _("Not assessed")
+
+
 class Criticality(models.TextChoices):
     LOW = "low", _("Low")
     MEDIUM = "medium", _("Medium")

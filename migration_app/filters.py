@@ -1,46 +1,30 @@
 """FilterSets shared by the web pages and the REST API (NetBox style): one definition of what a query
 parameter means, so `/services/?status=testing&owner=skd` and the API's list answer the same question.
 
-Every filter takes repeated values (`?status=analysis&status=testing`); the web form offers one at a time.
+Every filter takes repeated values (`?status=analysis&status=testing`), and an empty value means no filter.
+The FilterSet holds meaning only: how the catalog page offers each filter (selects, hidden inputs, the
+search box) is its filter form's business, ``forms.ServiceFilterForm``.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import django_filters
 from django import forms
 from django.db.models import Case, Exists, F, IntegerField, OuterRef, Q, QuerySet, Value, When
-from django.db.models.expressions import Combinable
-from django.db.models.functions import Coalesce, NullIf
-from django.utils.translation import get_language
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django_filters.fields import ModelMultipleChoiceField, MultipleChoiceField
 
-from .choices import MigrationStatus, ServiceType
-from .engine.lifecycle import FORWARD_ORDER, TERMINAL_OUTCOMES
-from .forms import OneOrAllSelect, ServiceFilterForm
+from .choices import STATUS_ORDER, MigrationStatus, ServiceType
+from .engine.lifecycle import DONE
+from .i18n import localized_name_expression
 from .models import Dependency, PlatformCapability, ReadinessState, Service, ServiceOwner
 
 # "3906/2" or "3906 / 2" in the search box means an Altinn II key: service code and edition code.
 ALTINN2_KEY = re.compile(r"^\s*(?P<code>[^/\s]+)\s*/\s*(?P<edition>\d{1,9})\s*$")
-
-# Statuses in lifecycle order, so sorting by status reads like progress rather than the alphabet.
-STATUS_ORDER: tuple[str, ...] = (*FORWARD_ORDER, *sorted(TERMINAL_OUTCOMES))
-
-
-def wants_english() -> bool:
-    """Names are kept in bokmål and (optionally) English; every language but English reads bokmål."""
-    return (get_language() or "").lower().startswith("en")
-
-
-def localized_name(prefix: str = "") -> Combinable:
-    """The name in the active language as an SQL expression, falling back to bokmål when English is empty.
-
-    ``prefix`` reaches a related row, e.g. ``"owner__"`` for the owner's name.
-    """
-    if wants_english():
-        return Coalesce(NullIf(F(f"{prefix}name_en"), Value("")), F(f"{prefix}name_nb"))
-    return F(f"{prefix}name_nb")
 
 
 def _status_rank() -> Case:
@@ -84,7 +68,7 @@ def sort_services(queryset: QuerySet[Service], value: str | None) -> QuerySet[Se
         return queryset
     key, descending = parsed
     if key == "name":
-        queryset = queryset.annotate(sort_name=localized_name())
+        queryset = queryset.annotate(sort_name=localized_name_expression())
     elif key == "status":
         queryset = queryset.annotate(status_rank=_status_rank())
     columns = [
@@ -100,71 +84,92 @@ class IntegerFilter(django_filters.NumberFilter):
     field_class = forms.IntegerField
 
 
+class _EmptyMeansAll:
+    """Repeated values with the empty ones left out: ``?status=`` (the page's "All", or an API client's
+    empty parameter) means no filter, not the value ''."""
+
+    def clean(self, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [value]
+        if isinstance(value, list | tuple):
+            value = [item for item in value if item not in ("", None)]
+        return super().clean(value)
+
+
+class _RepeatedChoiceField(_EmptyMeansAll, MultipleChoiceField):
+    pass
+
+
+class _RepeatedModelChoiceField(_EmptyMeansAll, ModelMultipleChoiceField):
+    pass
+
+
+class RepeatedChoiceFilter(django_filters.MultipleChoiceFilter):
+    """Any of the given choices; empty values are ignored."""
+
+    field_class = _RepeatedChoiceField
+
+
+class RepeatedModelChoiceFilter(django_filters.ModelMultipleChoiceFilter):
+    """Any of the given rows (by ``to_field_name``); empty values are ignored."""
+
+    field_class = _RepeatedModelChoiceField
+
+
 class ServiceFilterSet(django_filters.FilterSet):
     """Catalog filters: owner (by org code), Altinn II type, migration status, free text and sort; and
     readiness, capability, target-date range and volume range (the API's, and any hand-made link's)."""
 
     q = django_filters.CharFilter(method="search", label=_("Search"))
-    owner = django_filters.ModelMultipleChoiceFilter(
+    owner = RepeatedModelChoiceFilter(
         # Filter by the owner's code ("skd"): readable, shareable URLs and the same key the API uses.
         field_name="owner__code",
         to_field_name="code",
         queryset=ServiceOwner.objects.order_by("name_nb"),
         label=_("Service owner"),
-        widget=OneOrAllSelect,
         distinct=False,
     )
-    type = django_filters.MultipleChoiceFilter(
+    type = RepeatedChoiceFilter(
         field_name="service_type",
         choices=ServiceType.choices,
         label=_("Type"),
-        widget=OneOrAllSelect,
         distinct=False,
     )
-    status = django_filters.MultipleChoiceFilter(
+    status = RepeatedChoiceFilter(
         field_name="status",
         choices=MigrationStatus.choices,
         label=_("Status"),
-        widget=OneOrAllSelect,
         distinct=False,
     )
     sort = django_filters.CharFilter(method="sort_by", label=_("Sort"))
-    # The page does not offer these controls yet (the UI issue decides where they go), so its form
-    # holds them as hidden fields and its filter bar looks as before; links and the API apply them.
-    readiness = django_filters.MultipleChoiceFilter(
+    readiness = RepeatedChoiceFilter(
         field_name="readiness__state",
         choices=ReadinessState.choices,
         label=_("Readiness"),
-        widget=forms.MultipleHiddenInput,
         distinct=False,
     )
-    capability = django_filters.ModelMultipleChoiceFilter(
+    capability = RepeatedModelChoiceFilter(
         # By key ("payment"), like owners by code. Any declared dependency counts, hard or soft.
         to_field_name="key",
         queryset=PlatformCapability.objects.all(),
         method="needs_capability",
         label=_("Needs capability"),
-        widget=forms.MultipleHiddenInput,
     )
     target_date_from = django_filters.DateFilter(
-        field_name="target_date", lookup_expr="gte", label=_("Target date from"), widget=forms.HiddenInput
+        field_name="target_date", lookup_expr="gte", label=_("Target date from")
     )
-    target_date_to = django_filters.DateFilter(
-        field_name="target_date", lookup_expr="lte", label=_("Target date to"), widget=forms.HiddenInput
-    )
+    target_date_to = django_filters.DateFilter(field_name="target_date", lookup_expr="lte", label=_("Target date to"))
     volume_min = IntegerFilter(
         field_name="yearly_volume",
         lookup_expr="gte",
         min_value=0,
         label=_("Yearly volume at least"),
-        widget=forms.HiddenInput,
     )
     volume_max = IntegerFilter(
         field_name="yearly_volume",
         lookup_expr="lte",
         min_value=0,
         label=_("Yearly volume at most"),
-        widget=forms.HiddenInput,
     )
     # Open services whose target date has passed (the web catalog's "overdue" filter).
     overdue = django_filters.ChoiceFilter(
@@ -174,7 +179,6 @@ class ServiceFilterSet(django_filters.FilterSet):
     class Meta:
         model = Service
         fields: list[str] = []
-        form = ServiceFilterForm
 
     def search(self, queryset: QuerySet[Service], name: str, value: str) -> QuerySet[Service]:
         value = value.strip()
@@ -205,8 +209,4 @@ class ServiceFilterSet(django_filters.FilterSet):
     def overdue_only(self, queryset: QuerySet[Service], name: str, value: str) -> QuerySet[Service]:
         if value != "yes":
             return queryset
-        from django.utils import timezone
-
-        from .engine.lifecycle import DONE
-
         return queryset.filter(target_date__lt=timezone.localdate()).exclude(status__in=DONE)

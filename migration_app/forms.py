@@ -4,17 +4,20 @@ goes through ``services``, whose ValidationErrors are turned back into field err
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
+from django.utils.formats import localize
 from django.utils.translation import gettext_lazy as _
 
 from .choices import DependencyStrength, MigrationStatus
 from .engine.lifecycle import allowed_targets, check_transition
-from .models import SERVICE_EDITABLE_FIELDS, Dependency, PlatformCapability, Service
+from .models import SERVICE_EDITABLE_FIELDS, Dependency, PlatformCapability, ReportLanguage, Service
 from .services.catalog import service_change_status
 from .services.checks import StaleVersionError, User
 from .services.dependencies import dependency_add
@@ -24,20 +27,12 @@ class OneOrAllSelect(forms.SelectMultiple):
     """A single-choice ``<select>`` with an "All" option, for filters that accept repeated values.
 
     The page offers one value at a time, but the field still reads every value of the parameter, so a
-    shared link or an API-style query such as ``?status=analysis&status=testing`` keeps working.
+    shared link or an API-style query such as ``?status=analysis&status=testing`` keeps working. "All"
+    submits an empty value, which the filter reads as no filter.
     """
 
     allow_multiple_selected = False
     all_label = _("All")
-
-    def value_from_datadict(self, data: Mapping[str, Any], files: Any, name: str) -> list[str]:
-        values = super().value_from_datadict(data, files, name)
-        if values is None:
-            return []
-        if isinstance(values, str):
-            values = [values]
-        # "All" submits an empty value: it means no filter, not "the value ''".
-        return [value for value in values if value not in ("", None)]
 
     def use_required_attribute(self, initial: Any) -> bool:
         # "All" is always a valid answer. (Select's own check would also iterate the choices: a query.)
@@ -49,24 +44,49 @@ class OneOrAllSelect(forms.SelectMultiple):
         return [(None, [everything], 0), *groups]
 
 
+def _widget_set(field: forms.Field, widget: forms.Widget) -> None:
+    """Give a form field another widget, set up as the field's own constructor sets up its widget."""
+    widget.is_required = field.required
+    widget.attrs.update(field.widget_attrs(widget))
+    if isinstance(widget, forms.widgets.ChoiceWidget):
+        widget.choices = getattr(field, "choices", ())
+    field.widget = widget
+
+
 class ServiceFilterForm(forms.Form):
-    """Base form of the catalog FilterSet: Designsystemet classes on every control."""
+    """The catalog page's filter bar: the controls for ``filters.ServiceFilterSet``'s filters.
+
+    The FilterSet says what each parameter means; this form (the FilterSet's base form on the page,
+    ``views.catalog.CatalogFilterSet``) says how the page offers it, with Designsystemet classes.
+    """
+
+    # One value at a time, with "All".
+    SELECTS: tuple[str, ...] = ("owner", "type", "status", "readiness", "capability")
+    # Applied from links and the API; the page does not offer these controls yet (the UI issue decides
+    # where they go), so they ride along as hidden inputs and the filter bar looks as before.
+    HIDDEN: tuple[str, ...] = ("target_date_from", "target_date_to", "volume_min", "volume_max")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # The page offers readiness and capability as selects (the API's FilterSet keeps them hidden).
-        for name in ("readiness", "capability"):
-            if name in self.fields:
-                field = self.fields[name]
-                field.widget = OneOrAllSelect()
-                field.widget.choices = field.choices
-        for field in self.fields.values():
+        for name, field in self.fields.items():
+            if name in self.SELECTS:
+                _widget_set(field, OneOrAllSelect())
+            elif name in self.HIDDEN:
+                _widget_set(field, forms.HiddenInput())
             if not field.widget.is_hidden:
                 field.widget.attrs.setdefault("class", "ds-input")
         if "q" in self.fields:
             widget = self.fields["q"].widget
             widget.input_type = "search"
             widget.attrs.update({"placeholder": _("Name or code, e.g. 3906/2"), "autocomplete": "off"})
+
+
+def mark_invalid(form: forms.BaseForm) -> None:
+    """aria-invalid on fields with errors: screen readers announce them, Designsystemet colours them."""
+    if form.is_bound:
+        for name in form.errors:
+            if name in form.fields:
+                form.fields[name].widget.attrs["aria-invalid"] = "true"
 
 
 def add_service_errors(form: forms.BaseForm, exc: ValidationError, field_map: Mapping[str, str] | None = None) -> None:
@@ -274,6 +294,34 @@ class ServiceEditForm(forms.ModelForm):
             data[name] = self.data.get(name, "") if name in mine else stored_text
         return data
 
+    def conflicts(self, stored: Service) -> list[dict[str, Any]]:
+        """After a stale save: each field that the user or someone else changed, as the page lists it
+        (label, the user's value or None, the stored value, who changed it), values as people read them."""
+        mine = set(self.user_changed())
+        theirs = {name for name in SERVICE_EDITABLE_FIELDS if self.original(name) != getattr(stored, name)}
+        return [
+            {
+                "label": str(self.fields[name].label),
+                "mine": self._display(name, self.cleaned_data[name]) if name in mine else None,
+                "stored": self._display(name, getattr(stored, name)),
+                "theirs": name in theirs,
+                "both": name in mine and name in theirs,
+            }
+            for name in SERVICE_EDITABLE_FIELDS
+            if name in mine or name in theirs
+        ]
+
+    def _display(self, name: str, value: Any) -> str:
+        """A value as a person reads it: choice labels, dates in the locale, "–" for empty."""
+        if value in (None, ""):
+            return "–"
+        choices = getattr(self.fields[name], "choices", None)
+        if choices:
+            return str(dict(choices).get(value, value))
+        if isinstance(value, datetime.datetime):
+            value = timezone.localtime(value) if timezone.is_aware(value) else value
+        return str(localize(value))
+
     def _post_clean(self) -> None:
         # Model validation runs in service_update (full_clean there), with the same messages.
         pass
@@ -345,3 +393,14 @@ class DependencyAddForm(forms.Form):
                 self, exc, field_map={"depends_on_service": "depends_on", "depends_on_capability": "capability"}
             )
         return None
+
+
+class ReportPreferenceForm(forms.Form):
+    """Whether the user receives the weekly report by e-mail, and in which language."""
+
+    receive_weekly = forms.BooleanField(
+        label=_("Send me the weekly report by e-mail"),
+        required=False,
+        help_text=_("Every Monday morning: your organisation's progress, blockers, deadlines and forecast."),
+    )
+    language = forms.ChoiceField(label=_("Language of the report"), choices=ReportLanguage.choices)

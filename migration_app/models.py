@@ -19,6 +19,7 @@ from .choices import (
     MembershipRole,
     MembershipSource,
     MigrationStatus,
+    ReadinessState,
     ServiceType,
 )
 from .validators import validate_lowercase_code, validate_orgnr
@@ -342,14 +343,6 @@ class Membership(models.Model):
 # --- Engine results: computed by tasks, read by pages, the API and e-mails ----------------------------
 
 
-class ReadinessState(models.TextChoices):
-    MIGRATED = "migrated", _("Migrated")
-    RESOLVED = "resolved", _("Resolved without migrating")
-    READY = "ready", _("Ready")
-    BLOCKED = "blocked", _("Blocked")
-    NOT_ASSESSED = "not_assessed", _("Not assessed")
-
-
 class PortfolioStateQuerySet(models.QuerySet["PortfolioState"]):
     def singleton(self) -> PortfolioStateQuerySet:
         """The one row, as a queryset: read it, update it, lock it, or ``.get_or_create()`` it."""
@@ -393,7 +386,9 @@ class ServiceReadiness(models.Model):
     service = models.OneToOneField(Service, on_delete=models.CASCADE, primary_key=True, related_name="readiness")
     state = models.CharField(_("readiness"), max_length=16, choices=ReadinessState.choices)
     score = models.PositiveSmallIntegerField(_("readiness score"))
-    # {"parts": [[label, points], ...], "blockers": [...], "blocker_count": n}: see engine.graph.
+    # {"parts": [[label, points], ...], "blockers": [...], "capability_blocker_count": n,
+    # "service_blocker_count": n}: written and read only by engine.codec
+    # (readiness_detail_encode, readiness_decode).
     detail = models.JSONField(default=dict)
     # A digest of state, score and detail: the recompute rewrites only rows whose verdict changed.
     fingerprint = models.CharField(max_length=32)
@@ -421,6 +416,7 @@ class PortfolioResult(models.Model):
         PROGRESS = "progress", _("Progress")
 
     kind = models.CharField(max_length=16, choices=Kind.choices, unique=True)
+    # One document per kind, written and read only by engine.codec (its docstring describes each).
     data = models.JSONField(default=dict)
     revision = models.PositiveBigIntegerField()
     computed_at = models.DateTimeField()

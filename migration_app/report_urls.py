@@ -2,14 +2,14 @@
 
 from django.urls import path
 
-from . import report_views
+from .views import reports
 
 app_name = "reports"
 
 urlpatterns = [
-    path("unsubscribe/<str:token>/", report_views.unsubscribe, name="unsubscribe"),
-    path("preferences/", report_views.preferences, name="preferences"),
-    path("preview/", report_views.preview, name="preview"),
+    path("unsubscribe/<str:token>/", reports.unsubscribe, name="unsubscribe"),
+    path("preferences/", reports.preferences, name="preferences"),
+    path("preview/", reports.preview, name="preview"),
     # The previewed e-mail's HTML alone, framed by the preview page under its own relaxed policy.
-    path("preview/html/", report_views.preview_html, name="preview_html"),
+    path("preview/html/", reports.preview_html, name="preview_html"),
 ]

@@ -80,6 +80,30 @@ def english_outside_requests():
         yield
 
 
+@pytest.fixture(scope="module")
+def module_db(django_db_setup, django_db_blocker):
+    """One transaction around a whole test module, for rows that are slow to write and that every test of
+    the module reads: write them in a module-scoped fixture that depends on this one.
+
+    Rolled back when the module ends, so the other modules start from an empty database as usual. Each
+    test still runs in its own savepoint inside it (pytest-django's rollback), so whatever a test changes
+    is back as written for the next one. The database stays open for the whole module, and the writes get
+    what the autouse fixtures above give each test: the fast hasher and English.
+    """
+    from django.db import transaction
+    from django.test import override_settings
+    from django.utils import translation
+
+    with (
+        django_db_blocker.unblock(),
+        override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]),
+        translation.override("en"),
+        transaction.atomic(),
+    ):
+        yield
+        transaction.set_rollback(True)
+
+
 @pytest.fixture
 def owner(db):
     return ServiceOwnerFactory(code="skd", name_nb="Skatteetaten", name_en="Norwegian Tax Administration")

@@ -62,8 +62,9 @@ NATURAL_KEYS: dict[type, tuple[str, ...]] = {
 # --- The catalog: the demo programme, with every field of every exported model given a value ----------
 
 
-@pytest.fixture
-def catalog() -> None:
+@pytest.fixture(scope="module")
+def catalog(module_db) -> None:
+    """Seeded once for the module (each test's changes are rolled back with its savepoint)."""
     call_command(
         "seed_demo", "--services", "60", "--seed", "7", "--today", TODAY.isoformat(), "--no-snapshots",
         stdout=StringIO(), stderr=StringIO(),

@@ -475,3 +475,12 @@ def test_slip_impact_is_the_set_of_services_blocked_by_it(portfolio, data):
     hit = {s for s in portfolio.services if (kind, key) in brute_blockers(portfolio, s)[0]}
     assert set(impact.service_ids) == hit
     assert impact.yearly_volume == sum(portfolio.services[s].yearly_volume for s in hit)
+
+
+def test_the_engine_speaks_the_readiness_codes_the_models_store():
+    # The engine keeps plain strings (fingerprints hash their repr); they are choices.ReadinessState's codes.
+    from migration_app.choices import ReadinessState as StoredState
+    from migration_app.engine.readiness import ReadinessState as EngineState
+
+    engine_codes = {value for name, value in vars(EngineState).items() if name.isupper()}
+    assert engine_codes == set(StoredState.values)

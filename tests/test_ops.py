@@ -299,17 +299,20 @@ def test_metrics_scrape_succeeds_with_the_broker_down(client, settings):
 def test_metrics_queue_length_counts_waiting_messages_of_every_priority(client, settings):
     require_service("Redis", redis_available(), "the queue length is read from the broker")
     settings.METRICS_TOKEN = TOKEN
-    queue = f"ops-test-{uuid.uuid4().hex[:8]}"
-    settings.CELERY_TASK_DEFAULT_QUEUE = queue
+    queue, email_queue = (f"ops-test-{uuid.uuid4().hex[:8]}.{kind}" for kind in ("recompute", "email"))
+    settings.TASK_QUEUES = {"recompute": queue, "email": email_queue}
     try:
         # Real messages through kombu, so the test follows its key naming (one list per priority step).
         app.send_task("tests.ops.never_consumed", queue=queue)
         app.send_task("tests.ops.never_consumed", queue=queue, priority=5)
         app.send_task("tests.ops.never_consumed", queue=queue, priority=9)
+        app.send_task("tests.ops.never_consumed", queue=email_queue)
         samples = scrape(client)
+        # Each queue kind is counted apart.
         assert samples[("tracker_celery_queue_length", frozenset({"queue": queue}.items()))] == 3
+        assert samples[("tracker_celery_queue_length", frozenset({"queue": email_queue}.items()))] == 1
     finally:
-        health.broker_client().delete(*celery_queue_keys())
+        health.broker_client().delete(*celery_queue_keys(queue), *celery_queue_keys(email_queue))
 
 
 def test_metrics_add_up_across_processes_in_multiprocess_mode(client, settings, tmp_path, monkeypatch):

@@ -20,6 +20,7 @@ from django.utils import translation
 
 from migration_app import emails
 from migration_app.choices import MigrationStatus as S
+from migration_app.engine.history import statuses_at
 from migration_app.models import (
     Dependency,
     ProgressSnapshot,
@@ -29,7 +30,6 @@ from migration_app.models import (
 from migration_app.reports import ReportWeek, from_jsonable, to_jsonable, week_digests
 from migration_app.reports.data import OwnerSection, ProgrammeSection
 from migration_app.reports.inputs import ChangeRow
-from migration_app.reports.replay import statuses_at
 from migration_app.selectors.weekly_reports import weekly_report_inputs_load, weekly_report_recipients
 from migration_app.services.catalog import service_change_status
 from migration_app.services.weekly_reports import weekly_report_digests, weekly_reports_build

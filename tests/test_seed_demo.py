@@ -13,7 +13,6 @@ import re
 import subprocess
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from io import StringIO
 from pathlib import Path
 
@@ -22,10 +21,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import transaction
 from django.db.models import F
-from django.test import override_settings
-from django.utils import timezone, translation
+from django.utils import timezone
 
 from migration_app.choices import PROJECT_LEADS_GROUP, CapabilityStatus, DependencyStrength, MembershipRole
 from migration_app.choices import MigrationStatus as S
@@ -65,23 +62,11 @@ def seed(*args: str, services: int = N, today: datetime.date = TODAY, snapshots:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def demo_catalog(django_db_setup, django_db_blocker) -> Iterator[str]:
-    """The demo programme (N services, seeded as of TODAY with the default seed) every test here starts
-    from; its value is what the command printed.
-
-    Seeded once, in a transaction rolled back when the module ends, so the other modules start from an
-    empty catalog, as they always do. Each test runs in a savepoint inside it (pytest-django's usual
-    rollback), so whatever a test replaces or changes is back as seeded for the next one.
-    """
-    # What conftest's autouse fixtures give each test, for the one seed outside them.
-    with (
-        django_db_blocker.unblock(),
-        override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]),
-        translation.override("en"),
-        transaction.atomic(),
-    ):
-        yield seed()
-        transaction.set_rollback(True)
+def demo_catalog(module_db) -> str:
+    """The demo programme (N services as of TODAY, the default seed) every test here starts from, seeded
+    once for the module; its value is what the command printed. A test that needs another catalog
+    replaces it; its savepoint gives the next test this one back."""
+    return seed()
 
 
 def catalog_snapshot() -> tuple[list[tuple], list[tuple], list[tuple]]:

@@ -77,14 +77,14 @@ def request_observe(*, method: str, route: str, status: int, seconds: float) -> 
 # --- Read at scrape time -----------------------------------------------------------------------------
 
 
-def celery_queue_keys() -> list[str]:
-    """The Redis lists holding the default queue's waiting messages.
+def celery_queue_keys(queue_name: str) -> list[str]:
+    """The Redis lists holding a queue's waiting messages.
 
     kombu keeps one list per priority step: the bare queue name for the lowest, then the name, a
     separator and the step (``tracker\\x06\\x163``) for the others.
     """
     options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
-    queue = options.get("global_keyprefix", "") + settings.CELERY_TASK_DEFAULT_QUEUE
+    queue = options.get("global_keyprefix", "") + queue_name
     steps = options.get("priority_steps", [0, 3, 6, 9])
     separator = options.get("sep", "\x06\x16")
     return [queue] + [f"{queue}{separator}{step}" for step in steps if step]
@@ -109,12 +109,16 @@ class LiveStateCollector:
             return  # Embedded: tasks run in-process, there is no queue to watch.
         import redis
 
-        queue = settings.CELERY_TASK_DEFAULT_QUEUE
+        # One figure per queue kind (settings.TASK_QUEUES): a backlog of e-mail shows apart from recomputes.
+        queues = list(settings.TASK_QUEUES.values())
         try:
             with client.pipeline(transaction=False) as pipe:
-                for key in celery_queue_keys():
-                    pipe.llen(key)
-                waiting = sum(pipe.execute())
+                for queue in queues:
+                    keys = celery_queue_keys(queue)
+                    for key in keys:
+                        pipe.llen(key)
+                lengths = iter(pipe.execute())
+                waiting = {queue: sum(next(lengths) for _key in celery_queue_keys(queue)) for queue in queues}
         except (redis.RedisError, OSError) as exc:
             logger.warning("Metrics: the broker is unavailable: %s", exc)
             yield GaugeMetricFamily("tracker_broker_up", "1 when the Celery broker (Redis) answers.", value=0)
@@ -123,7 +127,8 @@ class LiveStateCollector:
         length = GaugeMetricFamily(
             "tracker_celery_queue_length", "Messages waiting in the Celery queue, all priorities.", labels=["queue"]
         )
-        length.add_metric([queue], waiting)
+        for queue, count in waiting.items():
+            length.add_metric([queue], count)
         yield length
 
     def _recompute(self) -> Iterator[Metric]:

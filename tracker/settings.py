@@ -318,14 +318,15 @@ CELERY_TASK_QUEUES = [Queue(name, Exchange(name), routing_key=name) for name in 
 # Routed by name, so beat and services.task_queue (which send by name) route as apply_async does. A task
 # not listed here (a new one) goes to the recompute queue: its workers can afford to wait, e-mail cannot.
 CELERY_TASK_DEFAULT_QUEUE = TASK_QUEUES["recompute"]
+TASKS_BY_QUEUE_KIND = {
+    "recompute": ("recompute_portfolio", "recompute_portfolio_if_stale", "progress_snapshot_take"),
+    # The fan-out only builds the week's digests and queues deliveries: it must not wait for a recompute.
+    "email": ("weekly_reports_fan_out", "weekly_report_deliver"),
+}
 CELERY_TASK_ROUTES = {
-    "migration_app.recompute_portfolio": {"queue": TASK_QUEUES["recompute"]},
-    "migration_app.recompute_portfolio_if_stale": {"queue": TASK_QUEUES["recompute"]},
-    "migration_app.progress_snapshot_take": {"queue": TASK_QUEUES["recompute"]},
-    # The fan-out only builds the week's digests and queues deliveries: Monday 07:00 must not wait for a
-    # recompute either.
-    "migration_app.weekly_reports_fan_out": {"queue": TASK_QUEUES["email"]},
-    "migration_app.weekly_report_deliver": {"queue": TASK_QUEUES["email"]},
+    f"migration_app.{task}": {"queue": TASK_QUEUES[kind]}
+    for kind, tasks in TASKS_BY_QUEUE_KIND.items()
+    for task in tasks
 }
 CELERY_TASK_SOFT_TIME_LIMIT = 600
 CELERY_TASK_TIME_LIMIT = 900
@@ -436,8 +437,7 @@ REST_FRAMEWORK = {
         "anon": env_rate("API_THROTTLE_ANON", "60/minute"),
         "user": env_rate("API_THROTTLE_USER", "1200/minute"),
     },
-    # How many reverse proxies append to X-Forwarded-For; 0 trusts only REMOTE_ADDR, so an anonymous
-    # client cannot dodge its throttle by sending a made-up X-Forwarded-For.
+    # Reverse proxies that append to X-Forwarded-For; 0 trusts REMOTE_ADDR only (no made-up addresses).
     "NUM_PROXIES": env_int("NUM_PROXIES", 0),
     "EXCEPTION_HANDLER": "migration_app.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "migration_app.api.schema.TrackerAutoSchema",
@@ -465,14 +465,13 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "MigrationStatusEnum": "migration_app.choices.MigrationStatus",
         "CapabilityStatusEnum": "migration_app.choices.CapabilityStatus",
-        "ReadinessStateEnum": "migration_app.models.ReadinessState",
+        "ReadinessStateEnum": "migration_app.choices.ReadinessState",
         "SnapshotScopeEnum": "migration_app.models.ProgressSnapshot.Scope",
     },
 }
 
 # --- Uploads: how large a request may be (migration_app/uploads.py) ----------------------------------
-# RequestSizeLimitMiddleware refuses a larger body with 413 before anything reads it; Django alone would
-# bound only form fields, never an uploaded file or a JSON body.
+# RequestSizeLimitMiddleware answers 413 before anything reads the body (Django bounds only form fields).
 
 
 def env_bytes(name: str, default: int) -> int:
@@ -489,8 +488,7 @@ IMPORT_MAX_BYTES = env_bytes("IMPORT_MAX_BYTES", 20 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_bytes("DATA_UPLOAD_MAX_MEMORY_SIZE", 1024 * 1024)
 # An uploaded file above this is spooled to a temporary file as it arrives instead of held in memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
-# The largest form is the admin's user form with every permission ticked (~150 values); the service edit
-# form sends ~40. Far fewer than a request crafted to make the parser work.
+# The largest form (the admin's user form, every permission ticked) sends ~150 values; the edit form ~40.
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 500
 # Only the import takes a file, and only one.
 DATA_UPLOAD_MAX_NUMBER_FILES = 1

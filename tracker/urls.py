@@ -6,7 +6,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from migration_app import views as migration_views
+from migration_app.views import accounts as account_views
 from tracker import health, metrics
 
 urlpatterns = [
@@ -16,8 +16,8 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics.metrics, name="metrics"),
     path("admin/", admin.site.urls),
-    # Sign-in restores the user's remembered language (migration_app.views.TrackerLoginView).
-    path("accounts/login/", migration_views.TrackerLoginView.as_view(), name="login"),
+    # Sign-in restores the user's remembered language (migration_app.views.accounts.TrackerLoginView).
+    path("accounts/login/", account_views.TrackerLoginView.as_view(), name="login"),
     # Django's LogoutView accepts POST only, so a link or a prefetch cannot sign anyone out.
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     # Password reset by e-mail: Django's views with the tracker's templates (templates/registration/).
@@ -30,7 +30,7 @@ urlpatterns = [
     ),
     path("accounts/reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
     # Django's set_language, which also stores a signed-in user's choice (remembered per user).
-    path("i18n/setlang/", migration_views.language_set, name="set_language"),
+    path("i18n/setlang/", account_views.language_set, name="set_language"),
     path("reports/", include("migration_app.report_urls")),
     # The REST API (docs/api.md): OpenAPI schema and Swagger UI open to all, everything else signed in.
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -11,7 +11,8 @@ the identifiers scripts and the other endpoints' filters use.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -21,9 +22,17 @@ from rest_framework import exceptions, generics, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from ..engine.codec import (
+    forecast_decode,
+    forecast_figures_encode,
+    leverage_json,
+    progress_decode,
+    progress_figures_encode,
+    waves_json,
+)
 from ..engine.leverage import slip_impact
 from ..engine.portfolio import build_portfolio
-from ..engine.progress import ForecastStatus
+from ..engine.progress import Forecast, ForecastStatus
 from ..engine.readiness import BlockerKind
 from ..models import PortfolioResult, ProgressSnapshot
 from ..selectors.catalog import capability_keys_load
@@ -32,6 +41,8 @@ from ..selectors.results import EngineResult, engine_result_load
 from .filters import ProgressSnapshotFilterSet
 from .pagination import ResultPagination
 from .serializers import ProgressSnapshotSerializer, UTCDateTimeField, utc_iso
+
+T = TypeVar("T")
 
 # --- What the stored results look like (for validation of the query and for the schema) -------------
 
@@ -178,9 +189,9 @@ def _meta(result: EngineResult) -> dict[str, Any]:
     return {"computed_at": utc_iso(result.computed_at), "revision": result.revision, "fresh": result.fresh}
 
 
-def _by_code(figures: dict[str, Any] | None, codes: dict[int, str]) -> dict[str, Any]:
-    """A stored {"<id>": value} map keyed by code instead (the id when the code is unknown)."""
-    return {codes.get(int(key), key) if key.isdigit() else key: value for key, value in (figures or {}).items()}
+def _by_code(by_id: Mapping[int, T], codes: Mapping[int, str], encode: Callable[[T], Any]) -> dict[str, Any]:
+    """A decoded {id: value} map keyed by code instead (the id when the code is unknown), values as JSON."""
+    return {codes.get(key, str(key)): encode(value) for key, value in by_id.items()}
 
 
 class StoredResultView(generics.GenericAPIView):
@@ -209,9 +220,7 @@ class LeverageView(generics.GenericAPIView):
         if kind not in (None, BlockerKind.CAPABILITY, BlockerKind.SERVICE):
             raise exceptions.ValidationError({"kind": [_("Use capability or service.")]})
         result = engine_result_load(PortfolioResult.Kind.LEVERAGE)
-        rows = result.data or []
-        if kind:
-            rows = [row for row in rows if row.get("kind") == kind]
+        rows = leverage_json(result.data, kind=kind)
         self.paginator.meta = _meta(result)  # type: ignore[union-attr]
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(page)
@@ -226,15 +235,7 @@ class WavesView(StoredResultView):
     @extend_schema(summary="Migration waves")
     def get(self, request: Request) -> Response:
         result = engine_result_load(PortfolioResult.Kind.WAVES)
-        data = result.data or {}
-        return Response(
-            {
-                **_meta(result),
-                "waves": data.get("waves", []),
-                "cycle_service_ids": data.get("cycle_service_ids", []),
-                "behind_cycle_service_ids": data.get("behind_cycle_service_ids", []),
-            }
-        )
+        return Response({**_meta(result), **waves_json(result.data)})
 
 
 class ProgressView(StoredResultView):
@@ -245,24 +246,34 @@ class ProgressView(StoredResultView):
     @extend_schema(summary="Progress now")
     def get(self, request: Request) -> Response:
         result = engine_result_load(PortfolioResult.Kind.PROGRESS)
-        data = result.data or {}
+        stored = progress_decode(result.data)
+        owner_codes, capability_keys = owner_codes_load(), capability_keys_load()
+        if stored is None:
+            overall, by_owner, by_service_type, by_capability, overdue = None, {}, {}, {}, []
+        else:
+            figures = stored.progress
+            overall = progress_figures_encode(figures.overall)
+            by_owner = _by_code(figures.by_owner, owner_codes, progress_figures_encode)
+            by_service_type = {kind: progress_figures_encode(f) for kind, f in figures.by_service_type.items()}
+            by_capability = _by_code(figures.by_capability, capability_keys, progress_figures_encode)
+            overdue = list(stored.overdue)
         return Response(
             {
                 **_meta(result),
-                "overall": data.get("overall"),
-                "by_owner": _by_code(data.get("by_owner"), owner_codes_load()),
-                "by_service_type": data.get("by_service_type") or {},
-                "by_capability": _by_code(data.get("by_capability"), capability_keys_load()),
-                "overdue_service_ids": data.get("overdue", []),
+                "overall": overall,
+                "by_owner": by_owner,
+                "by_service_type": by_service_type,
+                "by_capability": by_capability,
+                "overdue_service_ids": overdue,
             }
         )
 
 
-def _forecast(figures: dict[str, Any]) -> dict[str, Any]:
-    """Stored forecast figures with the weekly throughput as named pairs."""
+def _forecast(figures: Forecast) -> dict[str, Any]:
+    """Forecast figures as stored, with the weekly throughput as named pairs."""
     return {
-        **figures,
-        "weekly_throughput": [{"week": week, "count": count} for week, count in figures.get("weekly_throughput", [])],
+        **forecast_figures_encode(figures),
+        "weekly_throughput": [{"week": week, "count": count} for week, count in figures.weekly_throughput],
     }
 
 
@@ -275,14 +286,13 @@ class ForecastView(StoredResultView):
     @extend_schema(summary="Forecast against the deadline")
     def get(self, request: Request) -> Response:
         result = engine_result_load(PortfolioResult.Kind.FORECAST)
-        data = result.data or {}
-        overall = data.get("overall")
+        report = forecast_decode(result.data)
         codes = owner_codes_load()
         return Response(
             {
                 **_meta(result),
-                "overall": _forecast(overall) if overall else None,
-                "by_owner": {key: _forecast(value) for key, value in _by_code(data.get("by_owner"), codes).items()},
+                "overall": _forecast(report.overall) if report else None,
+                "by_owner": _by_code(report.by_owner, codes, _forecast) if report else {},
             }
         )
 

@@ -13,14 +13,14 @@ import datetime
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import orjson
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers
 
-from ..choices import MigrationStatus
+from ..choices import MigrationStatus, ReadinessState
+from ..engine.codec import readiness_detail_json
 from ..engine.readiness import BlockerKind
 from ..models import (
     SERVICE_EDITABLE_FIELDS,
@@ -28,7 +28,6 @@ from ..models import (
     Milestone,
     PlatformCapability,
     ProgressSnapshot,
-    ReadinessState,
     Service,
     ServiceOwner,
     StatusChange,
@@ -128,33 +127,18 @@ class ReadinessSerializer(serializers.Serializer):
     computed_at = UTCDateTimeField()
 
 
-BLOCKER_KEYS = ("kind", "capability_id", "capability_key", "planned_date", "service_id", "owner_id", "path", "missing")
-BLOCKER_KEY_SET = frozenset(BLOCKER_KEYS)
-BLOCKER_DEFAULTS: dict[str, Any] = {"capability_key": "", "path": [], "missing": ""}
-
-
-def _blockers(blockers: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Stored blockers as the API shows them. The recompute stores exactly these keys, so the list
-    passes through as it is; an older or hand-made row is completed key by key."""
-    if all(blocker.keys() == BLOCKER_KEY_SET for blocker in blockers):
-        return blockers
-    return [{key: blocker.get(key, BLOCKER_DEFAULTS.get(key)) for key in BLOCKER_KEYS} for blocker in blockers]
-
-
 def readiness_representation(
     state: str, score: int, detail: Mapping[str, Any] | str | None, computed_at: datetime.datetime | str | None
 ) -> dict[str, Any]:
     """The stored verdict (ServiceReadiness) as the API shows it; ``detail`` as a dict or JSON text."""
-    if isinstance(detail, str):
-        detail = orjson.loads(detail)
-    detail = detail or {}
+    stored = readiness_detail_json(detail)
     return {
         "state": state,
         "score": score,
-        "parts": [{"label": label, "points": points} for label, points in detail.get("parts", ())],
-        "blockers": _blockers(detail.get("blockers") or []),
-        "capability_blocker_count": detail.get("capability_blocker_count", 0),
-        "service_blocker_count": detail.get("service_blocker_count", 0),
+        "parts": [{"label": label, "points": points} for label, points in stored["parts"]],
+        "blockers": stored["blockers"],
+        "capability_blocker_count": stored["capability_blocker_count"],
+        "service_blocker_count": stored["service_blocker_count"],
         "computed_at": utc_iso(computed_at),
     }
 

@@ -18,7 +18,7 @@ BLOCKER_LIST_LIMIT = 20
 
 
 class ReadinessState:
-    """The verdict for one service (mirrors ``models.ReadinessState``)."""
+    """The verdict for one service as plain strings (the engine's copy of ``choices.ReadinessState``'s codes)."""
 
     MIGRATED = "migrated"
     RESOLVED = "resolved"

@@ -27,6 +27,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from ..engine.history import statuses_at
 from ..engine.lifecycle import DONE_VALUES
 from ..engine.progress import Due, due_state
 from ..engine.readiness import BlockerKind, ReadinessState, readiness_all
@@ -48,7 +49,7 @@ from .data import (
 )
 from .inputs import ChangeRow, Recipient, WeekInputs
 from .programme import programme_section
-from .replay import FiguresAt, blocked_by_owner, forecast_line, forecasts, portfolio_at, statuses_at
+from .replay import FiguresAt, blocked_by_owner, forecast_line, forecasts, portfolio_at
 from .weeks import ReportWeek
 
 

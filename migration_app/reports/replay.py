@@ -5,32 +5,18 @@ from __future__ import annotations
 
 import datetime
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
+from ..engine.codec import forecast_decode
 from ..engine.portfolio import CapabilityNode, Edge, Portfolio, ServiceNode, build_portfolio
 from ..engine.progress import StatusEvent, StatusTally, forecast_report
 from ..engine.readiness import Readiness, ReadinessState
 from .data import Figures, ForecastLine
-from .inputs import CapabilityRow, ChangeRow, SnapshotRow, WeekInputs
+from .inputs import CapabilityRow, SnapshotRow, WeekInputs
 
 # The forecast line shows this many of the last weeks' throughput.
 RECENT_THROUGHPUT_WEEKS = 8
-
-
-def statuses_at(current: Mapping[int, str], changes: Sequence[ChangeRow], day: datetime.date) -> dict[int, str]:
-    """Every service's status at the end of ``day``: today's, with each change after that day undone.
-
-    ``changes`` must be oldest first and complete from ``day`` + 1 on.
-    """
-    statuses = dict(current)
-    undone: set[int] = set()
-    for change in changes:
-        if change.on > day and change.service_id not in undone:
-            undone.add(change.service_id)
-            if change.service_id in statuses:
-                statuses[change.service_id] = change.from_status
-    return statuses
 
 
 def _capability_delivered_by(capability: CapabilityRow, day: datetime.date) -> bool:
@@ -131,9 +117,9 @@ def forecasts(
     inputs: WeekInputs, statuses: Mapping[int, str], end: datetime.date
 ) -> tuple[Mapping[str, Any] | None, dict[int, Mapping[str, Any]]]:
     """(overall, {owner id: ...}) forecast dicts: the stored ones, or computed as of the report day."""
-    if inputs.stored_forecast and "overall" in inputs.stored_forecast:
-        stored = inputs.stored_forecast
-        return stored["overall"], {int(k): v for k, v in stored.get("by_owner", {}).items()}
+    stored = forecast_decode(inputs.stored_forecast)
+    if stored is not None:
+        return stored.overall.to_dict(), {owner: f.to_dict() for owner, f in stored.by_owner.items()}
     if inputs.deadline is None:
         return None, {}
     report_day = inputs.week.report_day

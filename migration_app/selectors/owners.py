@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 from ..choices import STATUS_ORDER, DependencyStrength, MigrationStatus
+from ..engine.codec import blockers_decode_many
 from ..engine.lifecycle import DONE, MIGRATED
 from ..engine.progress import Due, due_state
 from ..models import (
@@ -101,19 +102,20 @@ def owner_overview(*, owner: ServiceOwner, today: datetime.date | None = None, r
 
     # What blocks us: root causes from the stored readiness, grouped by what they are waiting for.
     waiting: dict[tuple[str, int], list[Service]] = {}
-    for service in services:
-        readiness = getattr(service, "readiness", None)
-        if readiness is None or readiness.state != "blocked":
-            continue
-        for blocker in readiness.detail.get("blockers", []):
-            if blocker.get("kind") == "capability" and blocker.get("capability_id"):
-                key = ("capability", blocker["capability_id"])
-            elif blocker.get("kind") == "service" and blocker.get("service_id") and blocker.get("owner_id") != owner.pk:
-                key = ("service", blocker["service_id"])
+    blocked = [s for s in services if getattr(s, "readiness", None) is not None and s.readiness.state == "blocked"]
+    for service, blockers in zip(blocked, blockers_decode_many(s.readiness.detail for s in blocked), strict=True):
+        for blocker in blockers:
+            if blocker.kind == "capability" and blocker.capability_id:
+                key = ("capability", blocker.capability_id)
+            elif blocker.kind == "service" and blocker.service_id and blocker.owner_id != owner.pk:
+                key = ("service", blocker.service_id)
             else:
                 continue
-            if service not in waiting.setdefault(key, []):
-                waiting[key].append(service)
+            # Services come one at a time, so a service already listed under this key is the last one:
+            # no scan of the list (a capability can hold back thousands of one owner's services).
+            ours = waiting.setdefault(key, [])
+            if not ours or ours[-1] is not service:
+                ours.append(service)
     capabilities = PlatformCapability.objects.in_bulk([pk for kind, pk in waiting if kind == "capability"])
     others = Service.objects.select_related("owner").in_bulk([pk for kind, pk in waiting if kind == "service"])
     blocked_by = [

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Subquery
 
+from ..engine.codec import leverage_decode, readiness_decode
+from ..engine.leverage import LeverageRow
 from ..models import (
     PlatformCapability,
     PortfolioResult,
@@ -66,31 +68,30 @@ def readiness_view(service: Service) -> ReadinessView | None:
     row = ServiceReadiness.objects.filter(service=service).first()
     if row is None:
         return None
-    blockers = row.detail.get("blockers", [])
-    service_ids = {pk for b in blockers for pk in b.get("path", ())} | {
-        b["service_id"] for b in blockers if b.get("service_id")
-    }
-    capability_ids = {b["capability_id"] for b in blockers if b.get("capability_id")}
+    readiness = readiness_decode(service_id=row.service_id, state=row.state, score=row.score, detail=row.detail)
+    blockers = readiness.blockers
+    service_ids = {pk for b in blockers for pk in b.path} | {b.service_id for b in blockers if b.service_id}
+    capability_ids = {b.capability_id for b in blockers if b.capability_id}
     services = Service.objects.select_related("owner").in_bulk(service_ids) if service_ids else {}
     capabilities = PlatformCapability.objects.in_bulk(capability_ids) if capability_ids else {}
     views = tuple(
         BlockerView(
-            kind=b["kind"],
-            capability=capabilities.get(b.get("capability_id")),
-            service=services.get(b.get("service_id")),
-            planned_date=datetime.date.fromisoformat(b["planned_date"]) if b.get("planned_date") else None,
-            missing=b.get("missing", ""),
-            path=tuple(services[pk] for pk in b.get("path", ()) if pk in services),
+            kind=b.kind,
+            capability=capabilities.get(b.capability_id) if b.capability_id else None,
+            service=services.get(b.service_id) if b.service_id else None,
+            planned_date=b.planned_date,
+            missing=b.missing,
+            path=tuple(services[pk] for pk in b.path if pk in services),
         )
         for b in blockers
     )
     return ReadinessView(
-        state=row.state,
-        score=row.score,
-        parts=tuple((label, points) for label, points in row.detail.get("parts", [])),
+        state=readiness.state,
+        score=readiness.score,
+        parts=readiness.score_parts,
         blockers=views,
-        capability_blocker_count=row.detail.get("capability_blocker_count", 0),
-        service_blocker_count=row.detail.get("service_blocker_count", 0),
+        capability_blocker_count=readiness.capability_blocker_count,
+        service_blocker_count=readiness.service_blocker_count,
         freshness=portfolio_freshness(),
     )
 
@@ -108,26 +109,29 @@ class LeverageView:
     unblocks_volume: int
 
 
-def leverage_list(*, limit: int | None = None, results: Mapping[str, Any] | None = None) -> list[LeverageView]:
-    """The project leads' priority list with names: three queries (result, capabilities, services)."""
-    if results is not None:
-        rows = results.get(PortfolioResult.Kind.LEVERAGE, [])
-    else:
-        rows = engine_result_load(PortfolioResult.Kind.LEVERAGE).data or []
-    rows = rows[:limit] if limit else rows
-    capabilities = PlatformCapability.objects.in_bulk({r["capability_id"] for r in rows if r["capability_id"]})
-    services = Service.objects.select_related("owner").in_bulk({r["service_id"] for r in rows if r["service_id"]})
+def leverage_list(*, limit: int | None = None, rows: Sequence[LeverageRow] | None = None) -> list[LeverageView]:
+    """The project leads' priority list with names: three queries (result, capabilities, services).
+
+    ``rows`` are decoded leverage rows already read (the programme page reads every result at once);
+    without them the stored list is read, and only its first ``limit`` rows decoded.
+    """
+    if rows is None:
+        rows = leverage_decode(engine_result_load(PortfolioResult.Kind.LEVERAGE).data, limit=limit)
+    elif limit:
+        rows = rows[:limit]
+    capabilities = PlatformCapability.objects.in_bulk({r.capability_id for r in rows if r.capability_id})
+    services = Service.objects.select_related("owner").in_bulk({r.service_id for r in rows if r.service_id})
     return [
         LeverageView(
-            kind=r["kind"],
-            capability=capabilities.get(r["capability_id"]),
-            service=services.get(r["service_id"]),
-            planned_date=datetime.date.fromisoformat(r["planned_date"]) if r.get("planned_date") else None,
-            direct_count=r["direct_count"],
-            transitive_count=r["transitive_count"],
-            transitive_volume=r["transitive_volume"],
-            unblocks_count=r["unblocks_count"],
-            unblocks_volume=r["unblocks_volume"],
+            kind=r.kind,
+            capability=capabilities.get(r.capability_id) if r.capability_id else None,
+            service=services.get(r.service_id) if r.service_id else None,
+            planned_date=r.planned_date,
+            direct_count=r.direct_count,
+            transitive_count=r.transitive_count,
+            transitive_volume=r.transitive_volume,
+            unblocks_count=r.unblocks_count,
+            unblocks_volume=r.unblocks_volume,
         )
         for r in rows
     ]

@@ -11,6 +11,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from ..choices import PROJECT_LEADS_GROUP, STATUS_ORDER, CapabilityStatus, DependencyStrength
+from ..engine.codec import forecast_decode
 from ..engine.progress import FORECAST_WINDOW_WEEKS
 from ..models import (
     Dependency,
@@ -42,8 +43,8 @@ def weekly_report_inputs_load(*, week: ReportWeek, today: datetime.date) -> Week
     report_day = week.report_day
     stored = PortfolioResult.objects.filter(kind=PortfolioResult.Kind.FORECAST).values_list("data", flat=True).first()
     # The stored forecast speaks for this report when it was computed during the sending week.
-    as_of = (stored or {}).get("overall", {}).get("today")
-    usable = bool(as_of) and report_day <= datetime.date.fromisoformat(as_of) < report_day + datetime.timedelta(days=7)
+    report = forecast_decode(stored)
+    usable = report is not None and report_day <= report.overall.today < report_day + datetime.timedelta(days=7)
     since = week.previous.monday
     if not usable:
         since = min(since, report_day - datetime.timedelta(weeks=FORECAST_WINDOW_WEEKS + 1))

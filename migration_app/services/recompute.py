@@ -15,11 +15,12 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from ..engine.codec import forecast_encode, leverage_encode, progress_encode, readiness_detail_encode, waves_encode
 from ..engine.leverage import leverage
 from ..engine.portfolio import build_portfolio, gc_paused
 from ..engine.progress import FORECAST_WINDOW_WEEKS, forecast_report, overdue, progress
 from ..engine.readiness import Readiness, readiness_all
-from ..engine.waves import WavePlan, waves
+from ..engine.waves import waves
 from ..models import (
     PortfolioResult,
     PortfolioState,
@@ -113,55 +114,6 @@ def _readiness_fingerprint(r: Readiness) -> str:
     return hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
 
 
-def _readiness_detail(r: Readiness) -> dict[str, Any]:
-    return {
-        "parts": [list(part) for part in r.score_parts],
-        "blockers": [_jsonable(dataclasses.asdict(b)) for b in r.blockers],
-        "capability_blocker_count": r.capability_blocker_count,
-        "service_blocker_count": r.service_blocker_count,
-    }
-
-
-def _flat_rows(rows: list[Any]) -> list[dict[str, Any]]:
-    """Flat dataclasses to dicts without ``asdict``'s recursive deep copy (thousands of leverage rows)."""
-    if not rows:
-        return []
-    names = [f.name for f in dataclasses.fields(rows[0])]
-    # Only dates need converting for JSON; a generic walk over ~10,000 rows costs more than this.
-    date_names = [name for name in names if isinstance(getattr(rows[0], name), datetime.date) or name.endswith("_date")]
-    out = []
-    for row in rows:
-        item = {name: getattr(row, name) for name in names}
-        for name in date_names:
-            if item[name] is not None:
-                item[name] = item[name].isoformat()
-        out.append(item)
-    return out
-
-
-def _waves_data(plan: WavePlan) -> dict[str, Any]:
-    """JSON-ready waves, built directly: ``asdict`` would deep-copy every one of ~100,000 ids."""
-    return {
-        "waves": [
-            {"number": w.number, "service_ids": list(w.service_ids), "yearly_volume": w.yearly_volume}
-            for w in plan.waves
-        ],
-        "cycle_service_ids": list(plan.cycle_service_ids),
-        "behind_cycle_service_ids": list(plan.behind_cycle_service_ids),
-    }
-
-
-def _jsonable(value: Any) -> Any:
-    """Dates to ISO strings, tuples to lists, mapping keys to strings: what JSONField stores and returns."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, datetime.date):
-        return value.isoformat()
-    return value
-
-
 def portfolio_recompute(
     *, today: datetime.date | None = None, on_step: Callable[[str, float], None] | None = None
 ) -> RecomputeSummary:
@@ -237,25 +189,23 @@ def _portfolio_recompute(
     readiness = readiness_all(portfolio)
     step("readiness")
     results: dict[str, Any] = {
-        PortfolioResult.Kind.LEVERAGE: _flat_rows(leverage(portfolio)),
-        PortfolioResult.Kind.WAVES: _waves_data(waves(portfolio)),
+        PortfolioResult.Kind.LEVERAGE: leverage_encode(leverage(portfolio)),
+        PortfolioResult.Kind.WAVES: waves_encode(waves(portfolio)),
     }
     step("leverage and waves")
-    # Progress holds only ints, strings and mappings (int keys become strings in JSON): no conversion.
-    results[PortfolioResult.Kind.PROGRESS] = {
-        **progress(services, edges=edges, capabilities=capabilities).to_dict(),
-        "overdue": overdue(services, today),
-    }
-    results[PortfolioResult.Kind.FORECAST] = _jsonable(
+    results[PortfolioResult.Kind.PROGRESS] = progress_encode(
+        progress(services, edges=edges, capabilities=capabilities), overdue=overdue(services, today)
+    )
+    results[PortfolioResult.Kind.FORECAST] = forecast_encode(
         forecast_report(
             done_arrivals_load(since=today - datetime.timedelta(weeks=FORECAST_WINDOW_WEEKS + 1)),
             services,
             today=today,
             deadline=deadline,
             weeks=FORECAST_WINDOW_WEEKS,
-        ).to_dict()
+        )
         if deadline
-        else {"missing": "deadline milestone"}
+        else None
     )
     step("progress and forecast")
     stored, written = _portfolio_results_store(revision=revision, readiness=readiness, results=results)
@@ -293,7 +243,7 @@ def _portfolio_results_store(
                     service_id=sid,
                     state=r.state,
                     score=r.score,
-                    detail=_readiness_detail(r),
+                    detail=readiness_detail_encode(r),
                     fingerprint=fingerprint,
                     computed_at=now,
                 )

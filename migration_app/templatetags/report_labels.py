@@ -8,9 +8,9 @@ stored digest reads right for every recipient.
 from __future__ import annotations
 
 from django import template
-from django.utils.translation import get_language
 
 from migration_app.choices import MigrationStatus
+from migration_app.i18n import localized_name
 from migration_app.reports.data import CapabilityRef, OwnerRef, ServiceRef, WeeklyReport
 
 from .tracker import FORECAST_LABELS, readiness_label
@@ -19,14 +19,10 @@ register = template.Library()
 register.filter("readiness_label", readiness_label)
 
 
-def _english() -> bool:
-    return (get_language() or "").lower().startswith("en")
-
-
 @register.filter
 def local_name(ref: OwnerRef | ServiceRef | CapabilityRef) -> str:
     """An owner's, service's or capability's name: English when the reader reads English and it has one."""
-    return ref.name_en if ref.name_en and _english() else ref.name_nb
+    return localized_name(ref)
 
 
 @register.filter

@@ -1,13 +1,57 @@
-"""Template helpers for engine results: readiness labels and colours, blocker sentences' parts."""
+"""Template helpers of the pages: names in the active language, the Designsystemet colours of statuses,
+readiness and forecast labels. Views hand templates model instances as they are; what a cell shows is
+decided here."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from django import template
 from django.utils.translation import gettext_lazy as _
 
+from migration_app.choices import CapabilityStatus, MigrationStatus
+from migration_app.engine.lifecycle import DONE, MIGRATED
+from migration_app.i18n import localized_name
 from migration_app.models import ReadinessState
 
 register = template.Library()
+
+# Designsystemet colour of the status tag: done in green, in progress in blue, resolved otherwise in grey.
+STATUS_COLORS: dict[str, str] = {
+    **dict.fromkeys(MigrationStatus.values, "info"),
+    MigrationStatus.NOT_STARTED: "neutral",
+    **dict.fromkeys(MIGRATED, "success"),
+    **dict.fromkeys(DONE - MIGRATED, "neutral"),
+}
+
+CAPABILITY_COLORS: dict[str, str] = {
+    CapabilityStatus.UNDER_REVIEW: "neutral",
+    CapabilityStatus.BACKLOG: "warning",
+    CapabilityStatus.IN_PROGRESS: "info",
+    CapabilityStatus.DELIVERED: "success",
+}
+
+
+@register.filter
+def display_name(obj: Any) -> str:
+    """An owner's, service's, capability's or milestone's name in the active language (``i18n``);
+    nothing for a missing object, as a missing attribute would show."""
+    if obj is None or obj == "":
+        return ""
+    return localized_name(obj)
+
+
+@register.filter
+def status_color(status: str) -> str:
+    """The colour of a service's migration status tag."""
+    return STATUS_COLORS.get(status, "neutral")
+
+
+@register.filter
+def capability_color(status: str) -> str:
+    """The colour of a platform capability's roadmap status tag."""
+    return CAPABILITY_COLORS.get(status, "neutral")
+
 
 # Designsystemet colours: blocked needs action (danger), not assessed needs planning (warning).
 READINESS_COLORS = {

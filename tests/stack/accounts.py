@@ -86,7 +86,7 @@ import datetime
 from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 
-from migration_app import services
+from migration_app.services.catalog import service_create
 from migration_app.choices import MembershipRole, ServiceType
 from migration_app.models import Membership, ServiceOwner
 
@@ -105,7 +105,7 @@ for spec, owner in zip(params["users"], owners):
         password=demo_hash,
     )
     Membership.objects.create(user=user, owner=owner, role=MembershipRole.EDITOR)
-    service = services.service_create(
+    service = service_create(
         data={
             "owner": owner,
             "service_code": spec["service_code"],

@@ -15,7 +15,7 @@ Redis stopped (``redis_outage_run``): nothing may fail, not even during the outa
 save (their recompute cannot be queued), the pages say the results are stale, /readyz says 503 naming
 the broker. Once Redis is back the workers and beat reconnect by themselves and the changes made during
 the outage are recomputed, within a bound set by the catch-up schedule (settings RECOMPUTE_CATCH_UP_SECONDS
-and services.RECOMPUTE_CLAIM_LOST_AFTER).
+and services.recompute.RECOMPUTE_CLAIM_LOST_AFTER).
 
 tests/stack/test_outages.py runs them short (Redis down 20 s); benchmarks/stack_faults.py in full (a minute).
 """
@@ -56,7 +56,7 @@ from .servers import PrivatePostgres, PrivateRedis
 REQUEST_TIMEOUT = 15
 # The pages' notice when results do not include the latest changes (templates, English).
 STALE_NOTICE = "recent changes are not included yet"
-# services.RECOMPUTE_CLAIM_LOST_AFTER, in seconds (not imported: the benchmarks run outside Django).
+# services.recompute.RECOMPUTE_CLAIM_LOST_AFTER, in seconds (not imported: the benchmarks run outside Django).
 CLAIM_LOST_AFTER = 60
 # What a recompute of the test catalog may take on a busy machine, on top of the schedule's bound.
 RECOMPUTE_SLACK = 30

@@ -1,7 +1,8 @@
 """Pages for the weekly e-mail report: unsubscribe by signed link, preferences, and the leads' preview.
 
-Thin views (STYLE.md): reads come from ``selectors.py``, writes go through ``services.py``, the report
-itself is built by ``reports`` and rendered by ``emails``, exactly as a delivery renders it.
+Thin views (STYLE.md): reads come from ``selectors``, writes go through ``services.accounts``
+(``report_unsubscribe``, ``report_preferences_update``), the report itself is built by ``reports`` and
+rendered by ``emails``, exactly as a delivery renders it.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from datetime import date
 
 from csp.constants import NONE, SELF, UNSAFE_INLINE
 from csp.decorators import csp
-from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
@@ -24,22 +24,13 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from . import emails
-from .models import ReportLanguage
-from .reports import Recipient, ReportWeek, weekly_report
-from .selectors.access import user_is_lead
-from .selectors.weekly_reports import report_preference_for, weekly_report_recipients
-from .services.accounts import report_preferences_update, report_unsubscribe
-from .services.weekly_reports import weekly_report_digests
-
-
-class ReportPreferenceForm(forms.Form):
-    receive_weekly = forms.BooleanField(
-        label=_("Send me the weekly report by e-mail"),
-        required=False,
-        help_text=_("Every Monday morning: your organisation's progress, blockers, deadlines and forecast."),
-    )
-    language = forms.ChoiceField(label=_("Language of the report"), choices=ReportLanguage.choices)
+from .. import emails
+from ..forms import ReportPreferenceForm
+from ..reports import Recipient, ReportWeek, weekly_report
+from ..selectors.access import user_is_lead
+from ..selectors.weekly_reports import report_preference_for, weekly_report_recipients
+from ..services.accounts import report_preferences_update, report_unsubscribe
+from ..services.weekly_reports import weekly_report_digests
 
 
 @require_http_methods(["GET", "POST"])
