@@ -105,5 +105,12 @@ class MembershipSource(models.TextChoices):
     SSO = "sso", _("From single sign-on")
 
 
+class ReportLanguage(models.TextChoices):
+    """The languages of the pages and the weekly e-mail (settings.LANGUAGES)."""
+
+    NB = "nb", _("Norwegian Bokmål")
+    EN = "en", _("English")
+
+
 # The Django group whose members are project leads with rights over every organisation.
 PROJECT_LEADS_GROUP = "Project leads"

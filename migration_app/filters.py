@@ -18,10 +18,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_filters.fields import ModelMultipleChoiceField, MultipleChoiceField
 
-from .choices import STATUS_ORDER, MigrationStatus, ServiceType
-from .engine.lifecycle import DONE
+from .choices import STATUS_ORDER, MigrationStatus, ReadinessState, ServiceType
 from .i18n import localized_name_expression
-from .models import Dependency, PlatformCapability, ReadinessState, Service, ServiceOwner
+from .models import Dependency, PlatformCapability, Service, ServiceOwner, ServiceQuerySet
 
 # "3906/2" or "3906 / 2" in the search box means an Altinn II key: service code and edition code.
 ALTINN2_KEY = re.compile(r"^\s*(?P<code>[^/\s]+)\s*/\s*(?P<edition>\d{1,9})\s*$")
@@ -206,7 +205,7 @@ class ServiceFilterSet(django_filters.FilterSet):
         edges = Dependency.objects.filter(service=OuterRef("pk"), depends_on_capability__in=value)
         return queryset.filter(Exists(edges))
 
-    def overdue_only(self, queryset: QuerySet[Service], name: str, value: str) -> QuerySet[Service]:
+    def overdue_only(self, queryset: ServiceQuerySet, name: str, value: str) -> QuerySet[Service]:
         if value != "yes":
             return queryset
-        return queryset.filter(target_date__lt=timezone.localdate()).exclude(status__in=DONE)
+        return queryset.overdue(timezone.localdate())

@@ -15,9 +15,9 @@ from django.utils import timezone
 from django.utils.formats import localize
 from django.utils.translation import gettext_lazy as _
 
-from .choices import DependencyStrength, MigrationStatus
+from .choices import DependencyStrength, MigrationStatus, ReportLanguage
 from .engine.lifecycle import allowed_targets, check_transition
-from .models import SERVICE_EDITABLE_FIELDS, Dependency, PlatformCapability, ReportLanguage, Service
+from .models import SERVICE_EDITABLE_FIELDS, Dependency, PlatformCapability, Service
 from .services.catalog import service_change_status
 from .services.checks import StaleVersionError, User
 from .services.dependencies import dependency_add

@@ -222,19 +222,22 @@ def readiness_decode(*, service_id: int, state: str, score: int, detail: Documen
     )
 
 
-_BLOCKER_KEYS = frozenset(field.name for field in fields(Blocker))
+_BLOCKER_KEYS = tuple(field.name for field in fields(Blocker))
+_BLOCKER_KEY_SET = frozenset(_BLOCKER_KEYS)
+# What an older or hand-made blocker without a key shows for it (the API has always shown these).
+_BLOCKER_JSON_DEFAULTS: dict[str, Any] = {"capability_key": "", "path": [], "missing": ""}
 
 
 def readiness_detail_json(detail: Document | str | bytes | None) -> ReadinessDetailJSON:
     """A stored ``detail`` (as a dict, or as the database's JSON text) complete, as the API shows it.
 
-    This is the API's list path (1,000 services a page): blockers the recompute wrote, which hold every
-    key, pass through as they are; only an older or hand-made row is decoded and written again.
+    This is the API's list path (1,000 services a page), so nothing is decoded: blockers the recompute
+    wrote hold every key and pass through as they are; an older or hand-made one is completed key by key.
     """
-    document: Document = (orjson.loads(detail) if isinstance(detail, str | bytes) else detail) or {}
+    document: Document = (orjson.loads(detail) if isinstance(detail, (str, bytes)) else detail) or {}
     blockers = document.get("blockers") or []
-    if not all(b.keys() == _BLOCKER_KEYS for b in blockers):
-        blockers = [blocker_encode(blocker_decode(b)) for b in blockers]
+    if not all(b.keys() == _BLOCKER_KEY_SET for b in blockers):
+        blockers = [{key: b.get(key, _BLOCKER_JSON_DEFAULTS.get(key)) for key in _BLOCKER_KEYS} for b in blockers]
     return {
         "parts": document.get("parts", []),
         "blockers": blockers,
@@ -373,17 +376,19 @@ def progress_encode(p: Progress, *, overdue: Sequence[int]) -> ProgressJSON:
 
 
 def progress_figures_decode(f: Document) -> ProgressFigures:
+    # Positional, in field order, and the per-status maps as loaded (nothing else holds them): the
+    # programme page decodes a few hundred of these per view.
     return ProgressFigures(
-        count_by_status=dict(f["count_by_status"]),
-        volume_by_status=dict(f["volume_by_status"]),
-        total_count=f["total_count"],
-        total_volume=f["total_volume"],
-        done_count=f["done_count"],
-        done_volume=f["done_volume"],
-        migrated_count=f["migrated_count"],
-        migrated_volume=f["migrated_volume"],
-        pct_done_count=f["pct_done_count"],
-        pct_done_volume=f["pct_done_volume"],
+        f["count_by_status"],
+        f["volume_by_status"],
+        f["total_count"],
+        f["total_volume"],
+        f["done_count"],
+        f["done_volume"],
+        f["migrated_count"],
+        f["migrated_volume"],
+        f["pct_done_count"],
+        f["pct_done_volume"],
     )
 
 
@@ -430,14 +435,14 @@ def forecast_encode(report: ForecastReport | None) -> ForecastReportJSON | dict[
 
 def forecast_figures_decode(f: Document) -> Forecast:
     return Forecast(
-        status=f["status"],
-        open_count=f.get("open_count", 0),
-        today=datetime.date.fromisoformat(f["today"]),
-        deadline=datetime.date.fromisoformat(f["deadline"]),
-        weekly_throughput=tuple((week, n) for week, n in f.get("weekly_throughput", ())),
-        mean_weekly_throughput=float(f.get("mean_weekly_throughput", 0.0)),
-        p50_date=_date(f.get("p50_date")),
-        p85_date=_date(f.get("p85_date")),
+        f["status"],
+        f.get("open_count", 0),
+        datetime.date.fromisoformat(f["today"]),
+        datetime.date.fromisoformat(f["deadline"]),
+        tuple(map(tuple, f.get("weekly_throughput", ()))),  # [[ISO week, count], ...]
+        float(f.get("mean_weekly_throughput", 0.0)),
+        _date(f.get("p50_date")),
+        _date(f.get("p85_date")),
     )
 
 

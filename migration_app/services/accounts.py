@@ -11,10 +11,8 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from rest_framework.authtoken.models import Token
 
-from ..models import (
-    ReportLanguage,
-    ReportPreference,
-)
+from ..choices import ReportLanguage
+from ..models import ReportPreference
 
 
 @transaction.atomic
@@ -52,6 +50,7 @@ def report_unsubscribe(*, user_id: int) -> bool:
     return True
 
 
+@transaction.atomic
 def user_language_set(*, user: Account, language: str) -> None:
     """Remember the user's language for pages and the weekly e-mail (one preference, one row)."""
 

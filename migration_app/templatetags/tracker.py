@@ -9,10 +9,9 @@ from typing import Any
 from django import template
 from django.utils.translation import gettext_lazy as _
 
-from migration_app.choices import CapabilityStatus, MigrationStatus
+from migration_app.choices import CapabilityStatus, MigrationStatus, ReadinessState
 from migration_app.engine.lifecycle import DONE, MIGRATED
 from migration_app.i18n import localized_name
-from migration_app.models import ReadinessState
 
 register = template.Library()
 

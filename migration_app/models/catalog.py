@@ -1,17 +1,15 @@
-"""The migration catalog: who owns which Altinn II service, what it needs, and how far it has come.
-
-Models hold data and constraints only. Every write with a rule (status changes, dependency edges,
-optimistic concurrency) goes through ``services``; see STYLE.md.
-"""
+"""The migration catalog: who owns which Altinn II service, what it needs, and how far it has come."""
 
 from __future__ import annotations
+
+import datetime
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from .choices import (
+from ..choices import (
     Altinn3Target,
     CapabilityStatus,
     Criticality,
@@ -19,10 +17,10 @@ from .choices import (
     MembershipRole,
     MembershipSource,
     MigrationStatus,
-    ReadinessState,
     ServiceType,
 )
-from .validators import validate_lowercase_code, validate_orgnr
+from ..engine.lifecycle import DONE_VALUES
+from ..validators import validate_lowercase_code, validate_orgnr
 
 
 class ServiceOwner(models.Model):
@@ -123,6 +121,12 @@ SERVICE_EDITABLE_FIELDS: tuple[str, ...] = (
 )
 
 
+class ServiceQuerySet(models.QuerySet["Service"]):
+    def overdue(self, today: datetime.date) -> ServiceQuerySet:
+        """Open services past their target date: ``engine.progress.due_state`` as a query (the catalog filter)."""
+        return self.filter(target_date__lt=today).exclude(status__in=DONE_VALUES)
+
+
 class Service(models.Model):
     """One Altinn II service edition, identified by (service code, edition code), and its migration plan."""
 
@@ -174,6 +178,8 @@ class Service(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ServiceQuerySet.as_manager()
 
     class Meta:
         # The natural-key unique index serves this ordering and look-ups by Altinn II key.
@@ -338,259 +344,3 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} – {self.owner.code} ({self.role})"
-
-
-# --- Engine results: computed by tasks, read by pages, the API and e-mails ----------------------------
-
-
-class PortfolioStateQuerySet(models.QuerySet["PortfolioState"]):
-    def singleton(self) -> PortfolioStateQuerySet:
-        """The one row, as a queryset: read it, update it, lock it, or ``.get_or_create()`` it."""
-        return self.filter(pk=PortfolioState.SINGLETON_ID)
-
-
-class PortfolioState(models.Model):
-    """A single row: the catalog's change counter and the recompute queue flag.
-
-    Every committed change that can affect readiness bumps ``revision``; a recompute records the
-    revision it read. Results are fresh exactly when ``computed_revision == revision``. The
-    ``recompute_pending`` flag is claimed with a compare-and-set so a burst of edits queues one task;
-    ``recompute_claimed_at`` tells a claim whose task was lost (a broker outage) from a recent one.
-    """
-
-    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
-    revision = models.PositiveBigIntegerField(default=0)
-    recompute_pending = models.BooleanField(default=False)
-    recompute_claimed_at = models.DateTimeField(null=True, blank=True)
-    computed_revision = models.PositiveBigIntegerField(null=True, blank=True)
-    computed_at = models.DateTimeField(null=True, blank=True)
-
-    SINGLETON_ID = 1
-    objects = PortfolioStateQuerySet.as_manager()
-
-    class Meta:
-        verbose_name = _("portfolio state")
-        constraints = [models.CheckConstraint(condition=Q(id=1), name="portfolio_state_singleton")]
-
-    def __str__(self) -> str:
-        return f"revision {self.revision}, computed {self.computed_revision}"
-
-    @property
-    def is_fresh(self) -> bool:
-        return self.computed_revision == self.revision
-
-
-class ServiceReadiness(models.Model):
-    """The engine's verdict for one service: can it move now, and if not, exactly what stands in the way."""
-
-    service = models.OneToOneField(Service, on_delete=models.CASCADE, primary_key=True, related_name="readiness")
-    state = models.CharField(_("readiness"), max_length=16, choices=ReadinessState.choices)
-    score = models.PositiveSmallIntegerField(_("readiness score"))
-    # {"parts": [[label, points], ...], "blockers": [...], "capability_blocker_count": n,
-    # "service_blocker_count": n}: written and read only by engine.codec
-    # (readiness_detail_encode, readiness_decode).
-    detail = models.JSONField(default=dict)
-    # A digest of state, score and detail: the recompute rewrites only rows whose verdict changed.
-    fingerprint = models.CharField(max_length=32)
-    computed_at = models.DateTimeField()
-
-    class Meta:
-        verbose_name = _("service readiness")
-        verbose_name_plural = _("service readiness")
-        indexes = [
-            # The catalog and API filtered by readiness.
-            models.Index(fields=["state"], name="readiness_state_idx"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.service_id}: {self.state} ({self.score})"
-
-
-class PortfolioResult(models.Model):
-    """One stored portfolio-wide result (leverage, waves, forecast, progress) as JSON, replaced on recompute."""
-
-    class Kind(models.TextChoices):
-        LEVERAGE = "leverage", _("Leverage")
-        WAVES = "waves", _("Waves")
-        FORECAST = "forecast", _("Forecast")
-        PROGRESS = "progress", _("Progress")
-
-    kind = models.CharField(max_length=16, choices=Kind.choices, unique=True)
-    # One document per kind, written and read only by engine.codec (its docstring describes each).
-    data = models.JSONField(default=dict)
-    revision = models.PositiveBigIntegerField()
-    computed_at = models.DateTimeField()
-
-    class Meta:
-        ordering = ["kind"]
-        verbose_name = _("portfolio result")
-
-    def __str__(self) -> str:
-        return f"{self.kind} at revision {self.revision}"
-
-
-class ProgressSnapshot(models.Model):
-    """Progress figures for one day and one scope (overall, an owner, a service type).
-
-    Stored daily so burn-up charts and "this week against last week" come from history; taking a
-    day's snapshot again overwrites that day's rows (unique on day + scope).
-    """
-
-    class Scope(models.TextChoices):
-        OVERALL = "overall", _("Overall")
-        OWNER = "owner", _("Service owner")
-        TYPE = "type", _("Service type")
-
-    day = models.DateField()
-    scope = models.CharField(max_length=8, choices=Scope.choices)
-    # '' for overall, the org code for an owner, the ServiceType value for a type.
-    scope_key = models.CharField(max_length=32, blank=True)
-    total_count = models.PositiveIntegerField()
-    done_count = models.PositiveIntegerField()
-    migrated_count = models.PositiveIntegerField()
-    total_volume = models.PositiveBigIntegerField()
-    done_volume = models.PositiveBigIntegerField()
-    migrated_volume = models.PositiveBigIntegerField()
-    # {status: [count, volume]} for every lifecycle status present that day.
-    by_status = models.JSONField(default=dict)
-    taken_at = models.DateTimeField()
-
-    class Meta:
-        # The unique index (day, scope, scope_key) serves this ordering and the time-series reads.
-        ordering = ["day", "scope", "scope_key"]
-        verbose_name = _("progress snapshot")
-        constraints = [
-            models.UniqueConstraint(fields=["day", "scope", "scope_key"], name="snapshot_unique_day_scope"),
-        ]
-        indexes = [
-            # A scope's time series (one owner's burn-up) in date order.
-            models.Index(fields=["scope", "scope_key", "day"], name="snapshot_scope_day_idx"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.day} {self.scope}:{self.scope_key} {self.done_count}/{self.total_count}"
-
-
-# --- Weekly e-mail reports: preferences, the week's digests and the delivery ledger -------------------
-
-
-class ReportLanguage(models.TextChoices):
-    NB = "nb", _("Norwegian Bokmål")
-    EN = "en", _("English")
-
-
-class ReportPreference(models.Model):
-    """A user's choices for the weekly e-mail report. A user without a row receives it, in bokmål."""
-
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="report_preference"
-    )
-    receive_weekly = models.BooleanField(_("receive the weekly report"), default=True)
-    language = models.CharField(_("language"), max_length=2, choices=ReportLanguage.choices, default=ReportLanguage.NB)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        # The primary key (user) serves every read: the recipient list joins on it.
-        verbose_name = _("report preference")
-        verbose_name_plural = _("report preferences")
-
-    def __str__(self) -> str:
-        return f"{self.user_id}: {'weekly' if self.receive_weekly else 'no reports'} ({self.language})"
-
-
-class WeeklyReportDigest(models.Model):
-    """The figures of one ISO week for one organisation, or for the whole programme, computed once.
-
-    Every recipient's report for the week is rendered from these rows, so the members of one
-    organisation read the same numbers and a retry sends the same content. ``blocked_service_ids``
-    is the organisation's readiness digest at the end of the week: the next week's report compares
-    against it to list the services that became blocked or unblocked.
-    """
-
-    class Scope(models.TextChoices):
-        OWNER = "owner", _("Service owner")
-        PROGRAMME = "programme", _("Programme")
-
-    iso_week = models.CharField(_("ISO week"), max_length=8, help_text=_("For example 2026-W48."))
-    scope = models.CharField(_("scope"), max_length=10, choices=Scope.choices)
-    owner = models.ForeignKey(ServiceOwner, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
-    # reports.data.OwnerSection or ProgrammeSection as JSON (reports.data.to_jsonable).
-    data = models.JSONField(default=dict)
-    blocked_service_ids = models.JSONField(default=list)
-    built_at = models.DateTimeField()
-
-    class Meta:
-        ordering = ["iso_week", "scope", "owner"]
-        verbose_name = _("weekly report digest")
-        verbose_name_plural = _("weekly report digests")
-        constraints = [
-            models.UniqueConstraint(
-                fields=["iso_week", "owner"], condition=Q(scope="owner"), name="weekly_digest_unique_owner_week"
-            ),
-            models.UniqueConstraint(
-                fields=["iso_week"], condition=Q(scope="programme"), name="weekly_digest_unique_programme_week"
-            ),
-            models.CheckConstraint(
-                condition=Q(scope="owner", owner__isnull=False) | Q(scope="programme", owner__isnull=True),
-                name="weekly_digest_owner_matches_scope",
-            ),
-        ]
-        indexes = [
-            # A delivery reads its recipient's digests of one week (and the ordering above).
-            models.Index(fields=["iso_week", "scope", "owner"], name="weekly_digest_week_idx"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.iso_week} {self.scope}:{self.owner_id or ''}"
-
-
-class WeeklyReportDelivery(models.Model):
-    """The delivery ledger: at most one weekly report per recipient and ISO week.
-
-    A delivery inserts its row as ``claimed`` (or takes over a ``failed`` row, or a ``claimed`` row
-    whose worker died, with a compare-and-set on the status and claim time), sends, then marks it
-    ``sent`` if it still holds the claim. ``message_id`` is the same for every attempt, so the one
-    duplicate a crash between the SMTP server's acceptance and the ``sent`` update can cause is
-    recognisable as such.
-    """
-
-    class Kind(models.TextChoices):
-        OWNER = "owner", _("Owner report")
-        PROGRAMME = "programme", _("Programme report")
-
-    class Status(models.TextChoices):
-        CLAIMED = "claimed", _("Being sent")
-        SENT = "sent", _("Sent")
-        FAILED = "failed", _("Failed")
-
-    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    iso_week = models.CharField(_("ISO week"), max_length=8)
-    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
-    status = models.CharField(_("status"), max_length=8, choices=Status.choices)
-    message_id = models.CharField(_("Message-ID"), max_length=255)
-    # Identifies the attempt that holds the claim; only that attempt may mark the row sent or failed.
-    claim_token = models.CharField(max_length=32)
-    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
-    # SHA-256 of the subject and both parts as last sent: a retry that sent the same content has the same hash.
-    content_hash = models.CharField(max_length=64, blank=True)
-    # The first claim; also the message's Date header, so every attempt sends the same message.
-    created_at = models.DateTimeField()
-    claimed_at = models.DateTimeField()
-    sent_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(_("last error"), blank=True)
-
-    class Meta:
-        # The unique index (iso_week, recipient) serves this ordering, the claim's look-up and the
-        # fan-out's "who has this week's report already" (iso_week, then status on the few rows).
-        ordering = ["iso_week", "recipient"]
-        verbose_name = _("weekly report delivery")
-        verbose_name_plural = _("weekly report deliveries")
-        constraints = [
-            models.UniqueConstraint(fields=["iso_week", "recipient"], name="weekly_delivery_unique_recipient_week"),
-            models.CheckConstraint(
-                condition=~Q(status="sent") | Q(sent_at__isnull=False), name="weekly_delivery_sent_has_sent_at"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.iso_week} → user {self.recipient_id}: {self.status} ({self.attempts} attempts)"
