@@ -4,7 +4,7 @@ status changes, service edits and dependency edges go through ``services``; hist
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -35,9 +35,21 @@ from .services.catalog import service_update
 from .services.checks import StaleVersionError
 from .services.dependencies import dependency_add, dependency_remove
 
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
 # Set on the request when a service refused a save after the form validated (a concurrent edit won the
 # race), so the admin shows the error instead of "changed successfully".
 _REFUSED = "_tracker_admin_save_refused"
+
+
+# The counts the list pages annotate (``get_queryset`` below), as the type checker sees the rows.
+class _ServiceCount(TypedDict):
+    service_count: int
+
+
+class _DependentCount(TypedDict):
+    dependent_count: int
 
 
 def _refused(request: HttpRequest) -> bool:
@@ -53,11 +65,12 @@ class ServiceOwnerAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ServiceOwner]:
         # One grouped query for the whole page instead of a count per row.
-        return super().get_queryset(request).annotate(service_count=Count("services"))
+        owners: QuerySet[ServiceOwner] = super().get_queryset(request)
+        return owners.annotate(service_count=Count("services"))
 
     @admin.display(description=_("services"), ordering="service_count")
-    def service_count(self, obj: ServiceOwner) -> int:
-        return obj.service_count  # type: ignore[attr-defined]
+    def service_count(self, obj: WithAnnotations[ServiceOwner, _ServiceCount]) -> int:
+        return obj.service_count
 
 
 @admin.register(PlatformCapability)
@@ -68,11 +81,12 @@ class PlatformCapabilityAdmin(admin.ModelAdmin):
     readonly_fields = ("version", "updated_at")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[PlatformCapability]:
-        return super().get_queryset(request).annotate(dependent_count=Count("dependents"))
+        capabilities: QuerySet[PlatformCapability] = super().get_queryset(request)
+        return capabilities.annotate(dependent_count=Count("dependents"))
 
     @admin.display(description=_("services waiting"), ordering="dependent_count")
-    def dependent_count(self, obj: PlatformCapability) -> int:
-        return obj.dependent_count  # type: ignore[attr-defined]
+    def dependent_count(self, obj: WithAnnotations[PlatformCapability, _DependentCount]) -> int:
+        return obj.dependent_count
 
 
 @admin.register(Service)
@@ -227,7 +241,9 @@ class ServiceAdmin(admin.ModelAdmin):
         """Move a service through the lifecycle via service_change_status, with a comment."""
         service = self.get_object(request, unquote(object_id))
         if service is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            # Django's own "doesn't exist" message and redirect; the method is private, so not in the stubs.
+            missing: HttpResponse = self._get_obj_does_not_exist_redirect(request, self.opts, object_id)  # type: ignore[attr-defined]
+            return missing
         if not self.has_change_permission(request, service):
             raise PermissionDenied
         if request.method == "POST":
@@ -287,8 +303,11 @@ class DependencyAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Dependency | None = None) -> bool:
         return False
 
-    def get_form(self, request: HttpRequest, obj: Dependency | None = None, change: bool = False, **kwargs: Any):
-        form = super().get_form(request, obj, change=change, **kwargs)
+    def get_form(
+        self, request: HttpRequest, obj: Dependency | None = None, change: bool = False, **kwargs: Any
+    ) -> type[DependencyAdminForm]:
+        # modelform_factory subclasses ``self.form``, which is DependencyAdminForm.
+        form = cast("type[DependencyAdminForm]", super().get_form(request, obj, change=change, **kwargs))
         form.user = request.user  # the class is made per request by modelform_factory
         return form
 

@@ -251,7 +251,8 @@ def request_limit_for(view_func: Callable[..., Any]) -> int | None:
     ``request_size_setting``, else DATA_UPLOAD_MAX_MEMORY_SIZE; None means unlimited."""
     view_class = getattr(view_func, "cls", None) or getattr(view_func, "view_class", None)
     setting = getattr(view_class, "request_size_setting", None) or getattr(view_func, "request_size_setting", None)
-    return getattr(settings, setting or "DATA_UPLOAD_MAX_MEMORY_SIZE")
+    limit: int | None = getattr(settings, setting or "DATA_UPLOAD_MAX_MEMORY_SIZE")
+    return limit
 
 
 class RequestSizeLimitMiddleware:

@@ -184,6 +184,27 @@ def test_what_is_stored_decodes_into_the_engines_dataclasses(world):
     assert codec.forecast_decode(loaded(codec.forecast_encode(report))) == report
 
 
+@settings(max_examples=100, deadline=None)
+@given(worlds())
+def test_the_api_forms_are_what_is_stored_keyed_by_id(world):
+    """The API publishes the stored documents as they are, re-keyed by code from the ids given here."""
+    services, capabilities, edges, events = world
+    stored_progress = loaded(
+        codec.progress_encode(progress(services, edges=edges, capabilities=capabilities), overdue=[3, 1])
+    )
+    document = codec.progress_json(stored_progress)
+    assert document is not None and document.overall == stored_progress["overall"]
+    assert document.by_owner == {int(k): v for k, v in stored_progress["by_owner"].items()}
+    assert document.by_capability == {int(k): v for k, v in stored_progress["by_capability"].items()}
+    assert (document.by_service_type, document.overdue) == (stored_progress["by_service_type"], [3, 1])
+    stored_forecast = loaded(
+        codec.forecast_encode(forecast_report(events, services, today=TODAY, deadline=DEADLINE, samples=50))
+    )
+    forecast = codec.forecast_json(stored_forecast)
+    assert forecast is not None and forecast.overall == stored_forecast["overall"]
+    assert forecast.by_owner == {int(k): v for k, v in stored_forecast["by_owner"].items()}
+
+
 def test_a_row_stored_before_the_codec_decodes():
     """Documents as a database holds them today (written by the encoders the codec replaced)."""
     detail = {
@@ -258,14 +279,15 @@ def test_missing_results_decode_to_nothing_not_errors():
     }
     assert codec.leverage_decode(None) == [] and codec.leverage_json(None) == []
     assert codec.waves_decode(None) == WavePlan((), (), ())
-    assert codec.progress_decode(None) is None
-    assert codec.forecast_decode(None) is None
+    assert codec.progress_decode(None) is None and codec.progress_json(None) is None
+    assert codec.forecast_decode(None) is None and codec.forecast_json(None) is None
     assert codec.forecast_decode(loaded(codec.forecast_encode(None))) is None
+    assert codec.forecast_json(loaded(codec.forecast_encode(None))) is None
 
 
 def test_an_incomplete_blocker_is_completed_for_the_api():
-    """A hand-made or older row: the API still shows every key, with the engine's defaults."""
-    detail = {"blockers": [{"kind": "planning", "missing": "target"}, {"kind": "service", "service_id": 9}]}
+    """A hand-made or older row: the API still shows every key (and only those), with the defaults."""
+    detail = {"blockers": [{"kind": "planning", "missing": "target"}, {"kind": "service", "service_id": 9, "x": 1}]}
     assert codec.readiness_detail_json(detail)["blockers"] == [
         {
             "kind": "planning",

@@ -467,7 +467,7 @@ def test_programme_shows_progress_leverage_and_forecast(member_client, owner, dj
     with django_assert_num_queries(9):
         response = member_client.get("/programme/")
     overview = response.context["overview"]
-    assert overview.overall["done_count"] == 1 and overview.overall["total_count"] == 4
+    assert overview.overall.done_count == 1 and overview.overall.total_count == 4
     assert overview.leverage[0].capability == payment
     assert overview.leverage[0].transitive_count == 3
     assert overview.forecast is not None

@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.redis import RedisCache
@@ -70,6 +70,9 @@ class FailOpenRedisCache(RedisCache):
     ``socket_timeout`` there (settings.py does), since they bound what a request waits for a server
     that does not answer. ``OPTIONS["retry_after"]`` (seconds, default 5) is taken out before that.
     """
+
+    # Set by RedisCache.__init__ (the servers named in LOCATION); the stubs do not declare it.
+    _servers: list[str]
 
     def __init__(self, server: str | list[str], params: dict[str, Any]) -> None:
         options = dict(params.get("OPTIONS", {}))
@@ -142,7 +145,8 @@ class FailOpenRedisCache(RedisCache):
     def delete_many(self, keys: Any, version: int | None = None) -> None:
         self._or(None, partial(super().delete_many, keys, version))
 
-    def clear(self) -> bool:
+    # Django's RedisCache.clear answers whether anything was deleted; the stubs keep BaseCache's None.
+    def clear(self) -> bool:  # type: ignore[override]
         """Delete this cache's keys (those under its KEY_PREFIX) and nothing else in the database."""
         return self._or(False, self._clear_own_keys)
 
@@ -150,13 +154,15 @@ class FailOpenRedisCache(RedisCache):
         client = self._cache.get_client(None, write=True)
         # Django's key function makes "<KEY_PREFIX>:<version>:<key>"; the prefix is escaped for Redis' glob.
         pattern = GLOB_SPECIAL.sub(r"\\\1", self.key_prefix) + ":*"
+        # The client is synchronous: DEL answers the number of keys it removed (redis-py's type also
+        # covers the asyncio client, whose DEL answers an Awaitable).
         deleted = 0
         batch: list[bytes] = []
         for name in client.scan_iter(match=pattern, count=500):
             batch.append(name)
             if len(batch) == 500:
-                deleted += client.delete(*batch)
+                deleted += cast(int, client.delete(*batch))
                 batch = []
         if batch:
-            deleted += client.delete(*batch)
+            deleted += cast(int, client.delete(*batch))
         return bool(deleted)

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypedDict
 
 import redis
 from django.conf import settings
@@ -99,7 +101,15 @@ def broker_check() -> CheckResult:
     return CheckResult("ok")
 
 
-def recompute_status() -> dict[str, object]:
+class RecomputeStatus(TypedDict):
+    """The engine's stored results as /readyz and the metrics report them."""
+
+    computed_at: str | None
+    age_seconds: float | None
+    fresh: bool
+
+
+def recompute_status() -> RecomputeStatus:
     """When the engine last stored results, how many seconds ago, and whether they reflect every change."""
     from migration_app.models import PortfolioState
 
@@ -127,7 +137,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
     """Readiness: 200 when the database and the broker answer, 503 naming the one that does not."""
     checks = {"database": database_check(), "broker": broker_check()}
     ready = all(check.ok for check in checks.values())
-    recompute: dict[str, object] | None = None
+    recompute: Mapping[str, object] | None = None
     if checks["database"].ok:
         try:
             recompute = recompute_status()

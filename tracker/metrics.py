@@ -17,7 +17,7 @@ import hmac
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from django.conf import settings
@@ -83,7 +83,8 @@ def celery_queue_keys(queue_name: str) -> list[str]:
     kombu keeps one list per priority step: the bare queue name for the lowest, then the name, a
     separator and the step (``tracker\\x06\\x163``) for the others.
     """
-    options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
+    # kombu's transport options mix strings, numbers and lists; settings.py sets only some of them.
+    options: Mapping[str, Any] = settings.CELERY_BROKER_TRANSPORT_OPTIONS
     queue = options.get("global_keyprefix", "") + queue_name
     steps = options.get("priority_steps", [0, 3, 6, 9])
     separator = options.get("sep", "\x06\x16")

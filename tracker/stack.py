@@ -30,7 +30,7 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_RUN_DIR = BASE_DIR / "var" / "stack"
@@ -145,7 +145,8 @@ class Stack:
         except psycopg.OperationalError as exc:
             if "does not exist" not in str(exc):
                 raise StackError(f"Cannot reach the database: {exc}") from None
-            info = psycopg.conninfo.conninfo_to_dict(url)
+            # Parsed from a string, so every value is one (psycopg types them for keyword arguments too).
+            info = cast("dict[str, str]", psycopg.conninfo.conninfo_to_dict(url))
             name = info.pop("dbname")
             with psycopg.connect(psycopg.conninfo.make_conninfo(**info, dbname="postgres"), autocommit=True) as conn:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
@@ -292,7 +293,8 @@ class Stack:
     def healthy(self) -> bool:
         try:
             with urllib.request.urlopen(self.base_url + "/healthz", timeout=2) as response:
-                return response.status == 200
+                status: int = response.status
+                return status == 200
         except (urllib.error.URLError, OSError):
             return False
 

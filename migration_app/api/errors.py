@@ -42,7 +42,7 @@ class PreconditionFailed(exceptions.APIException):
 
 def validation_error_detail(exc: DjangoValidationError) -> dict[str, Any]:
     """A Django ValidationError as DRF's 400 body; Django's ``__all__`` key reads ``non_field_errors``."""
-    detail = as_serializer_error(exc)
+    detail: dict[str, Any] = as_serializer_error(exc)
     if NON_FIELD_ERRORS in detail:
         detail[api_settings.NON_FIELD_ERRORS_KEY] = detail.pop(NON_FIELD_ERRORS)
     return detail

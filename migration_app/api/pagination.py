@@ -49,7 +49,7 @@ class ResultPagination(PagePagination):
         return response
 
     def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
-        paginated = super().get_paginated_response_schema(schema)
+        paginated: dict[str, Any] = super().get_paginated_response_schema(schema)
         paginated["required"] = ["count", "results", "computed_at", "revision", "fresh"]
         paginated["properties"] = {
             "computed_at": {"type": "string", "format": "date-time", "nullable": True},

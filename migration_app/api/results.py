@@ -11,7 +11,7 @@ the identifiers scripts and the other endpoints' filters use.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from django.utils import timezone
@@ -22,17 +22,10 @@ from rest_framework import exceptions, generics, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from ..engine.codec import (
-    forecast_decode,
-    forecast_figures_encode,
-    leverage_json,
-    progress_decode,
-    progress_figures_encode,
-    waves_json,
-)
+from ..engine.codec import ForecastJSON, forecast_json, leverage_json, progress_json, waves_json
 from ..engine.leverage import slip_impact
 from ..engine.portfolio import build_portfolio
-from ..engine.progress import Forecast, ForecastStatus
+from ..engine.progress import ForecastStatus
 from ..engine.readiness import BlockerKind
 from ..models import PortfolioResult, ProgressSnapshot
 from ..selectors.catalog import capability_keys_load
@@ -189,9 +182,9 @@ def _meta(result: EngineResult) -> dict[str, Any]:
     return {"computed_at": utc_iso(result.computed_at), "revision": result.revision, "fresh": result.fresh}
 
 
-def _by_code(by_id: Mapping[int, T], codes: Mapping[int, str], encode: Callable[[T], Any]) -> dict[str, Any]:
-    """A decoded {id: value} map keyed by code instead (the id when the code is unknown), values as JSON."""
-    return {codes.get(key, str(key)): encode(value) for key, value in by_id.items()}
+def _by_code(by_id: Mapping[int, T], codes: Mapping[int, str]) -> dict[str, T]:
+    """An {id: value} map keyed by code instead (the id when the code is unknown)."""
+    return {codes.get(key, str(key)): value for key, value in by_id.items()}
 
 
 class StoredResultView(generics.GenericAPIView):
@@ -246,34 +239,25 @@ class ProgressView(StoredResultView):
     @extend_schema(summary="Progress now")
     def get(self, request: Request) -> Response:
         result = engine_result_load(PortfolioResult.Kind.PROGRESS)
-        stored = progress_decode(result.data)
+        stored = progress_json(result.data)
         owner_codes, capability_keys = owner_codes_load(), capability_keys_load()
-        if stored is None:
-            overall, by_owner, by_service_type, by_capability, overdue = None, {}, {}, {}, []
-        else:
-            figures = stored.progress
-            overall = progress_figures_encode(figures.overall)
-            by_owner = _by_code(figures.by_owner, owner_codes, progress_figures_encode)
-            by_service_type = {kind: progress_figures_encode(f) for kind, f in figures.by_service_type.items()}
-            by_capability = _by_code(figures.by_capability, capability_keys, progress_figures_encode)
-            overdue = list(stored.overdue)
         return Response(
             {
                 **_meta(result),
-                "overall": overall,
-                "by_owner": by_owner,
-                "by_service_type": by_service_type,
-                "by_capability": by_capability,
-                "overdue_service_ids": overdue,
+                "overall": stored.overall if stored else None,
+                "by_owner": _by_code(stored.by_owner, owner_codes) if stored else {},
+                "by_service_type": stored.by_service_type if stored else {},
+                "by_capability": _by_code(stored.by_capability, capability_keys) if stored else {},
+                "overdue_service_ids": stored.overdue if stored else [],
             }
         )
 
 
-def _forecast(figures: Forecast) -> dict[str, Any]:
+def _forecast(figures: ForecastJSON) -> dict[str, Any]:
     """Forecast figures as stored, with the weekly throughput as named pairs."""
     return {
-        **forecast_figures_encode(figures),
-        "weekly_throughput": [{"week": week, "count": count} for week, count in figures.weekly_throughput],
+        **figures,
+        "weekly_throughput": [{"week": week, "count": count} for week, count in figures["weekly_throughput"]],
     }
 
 
@@ -286,13 +270,15 @@ class ForecastView(StoredResultView):
     @extend_schema(summary="Forecast against the deadline")
     def get(self, request: Request) -> Response:
         result = engine_result_load(PortfolioResult.Kind.FORECAST)
-        report = forecast_decode(result.data)
+        stored = forecast_json(result.data)
         codes = owner_codes_load()
         return Response(
             {
                 **_meta(result),
-                "overall": _forecast(report.overall) if report else None,
-                "by_owner": _by_code(report.by_owner, codes, _forecast) if report else {},
+                "overall": _forecast(stored.overall) if stored else None,
+                "by_owner": {code: _forecast(f) for code, f in _by_code(stored.by_owner, codes).items()}
+                if stored
+                else {},
             }
         )
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from drf_spectacular.utils import Direction, OpenApiParameter, OpenApiResponse
 from rest_framework.permissions import SAFE_METHODS
 
 from .serializers import ErrorSerializer
@@ -63,13 +63,16 @@ class TrackerAutoSchema(AutoSchema):
     (action names) and name the 412 body with ``stale_serializer_class``."""
 
     def _error(self, code: str, body: Any) -> dict[str, Any]:
-        return self._get_response_for_code(OpenApiResponse(body, description=ERROR_DESCRIPTIONS[code]), code)
+        response: dict[str, Any] = self._get_response_for_code(
+            OpenApiResponse(body, description=ERROR_DESCRIPTIONS[code]), code
+        )
+        return response
 
     def _is_conditional(self) -> bool:
         action = getattr(self.view, "action", None)
         return action in getattr(self.view, "conditional_actions", ())
 
-    def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:
+    def _get_response_bodies(self, direction: Direction = "response") -> dict[str, Any]:
         responses = super()._get_response_bodies(direction)
         if direction != "response":
             return responses

@@ -14,11 +14,13 @@ class AnonThrottle(AnonRateThrottle):
     """Anonymous clients, by address: they reach only the schema and docs (and a 401 elsewhere)."""
 
     def get_rate(self) -> str | None:
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+        rate: str | None = api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+        return rate
 
 
 class UserThrottle(UserRateThrottle):
     """Authenticated clients, by user: a lead's script pulling pages of 1,000 stays well inside it."""
 
     def get_rate(self) -> str | None:
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+        rate: str | None = api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+        return rate

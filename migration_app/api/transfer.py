@@ -8,7 +8,7 @@ and by a byte count while it is read) and in type (CSV, JSON or XLSX, by name an
 from __future__ import annotations
 
 import io
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
@@ -29,6 +29,9 @@ from ..selectors.catalog import service_catalog
 from ..uploads import ImportFileType
 from .permissions import LeadOnly
 from .renderers import ORJSONRenderer
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 class NaturalKeySerializer(serializers.Serializer):
@@ -100,7 +103,7 @@ class XLSXBodyParser(FileBodyParser):
     media_type = uploads.XLSX_MEDIA_TYPE
 
 
-def _file_error(message: str, **extra: Any) -> dict[str, Any]:
+def _file_error(message: StrOrPromise, **extra: Any) -> dict[str, Any]:
     """A refusal before any row was read, in the import result's own shape."""
     return {
         "format": "",

@@ -8,7 +8,7 @@ current representation. Engine results live in ``results.py``, import and export
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from django.db.models import Model, QuerySet
 from django.http import Http404
@@ -63,7 +63,12 @@ def _without_version(data: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in data.items() if name != "version"}
 
 
-class VersionedMixin:
+# The models that carry a ``version`` for compare-and-set, so an ETag.
+_VersionedT = TypeVar("_VersionedT", bound=Service | Dependency | PlatformCapability)
+_ModelT = TypeVar("_ModelT", bound=Model)
+
+
+class VersionedMixin(Generic[_VersionedT]):
     """ETags on single representations, If-Match on writes, 412 with the current representation.
 
     A subclass names how to re-read an object (``reload``) and how to show it (``represent``).
@@ -72,15 +77,15 @@ class VersionedMixin:
     request: Request
     conditional_actions: tuple[str, ...] = ()
 
-    def reload(self, pk: int) -> Model:
+    def reload(self, pk: int) -> _VersionedT:
         raise NotImplementedError
 
-    def represent(self, obj: Model) -> dict[str, Any]:
+    def represent(self, obj: _VersionedT) -> dict[str, Any]:
         raise NotImplementedError
 
-    def versioned_response(self, obj: Model, status_code: int = status.HTTP_200_OK) -> Response:
+    def versioned_response(self, obj: _VersionedT, status_code: int = status.HTTP_200_OK) -> Response:
         response = Response(self.represent(obj), status=status_code)
-        response["ETag"] = etag(obj.version)  # type: ignore[attr-defined]
+        response["ETag"] = etag(obj.version)
         return response
 
     def stale_response(self, pk: int, exc: Exception) -> Response:
@@ -91,11 +96,11 @@ class VersionedMixin:
             raise exceptions.NotFound() from None
         detail = str(exc.detail) if isinstance(exc, exceptions.APIException) else str(exc)
         response = Response({"detail": detail, "current": self.represent(current)}, status=412)
-        response["ETag"] = etag(current.version)  # type: ignore[attr-defined]
+        response["ETag"] = etag(current.version)
         return response
 
 
-def _writable_object(writable: QuerySet, readable: QuerySet, message: str, **lookup: Any) -> Model:
+def _writable_object(writable: QuerySet[_ModelT], readable: QuerySet[_ModelT], message: str, **lookup: Any) -> _ModelT:
     """Look a write's object up in the queryset of what the user may change: 403 when it exists but is
     someone else's, 404 when it does not exist at all."""
     obj = writable.filter(**lookup).first()
@@ -130,7 +135,7 @@ def _writable_object(writable: QuerySet, readable: QuerySet, message: str, **loo
     partial_update=extend_schema(summary="Change some of a service's fields", parameters=[IF_MATCH, ETAG]),
 )
 class ServiceViewSet(
-    VersionedMixin,
+    VersionedMixin[Service],
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -172,14 +177,15 @@ class ServiceViewSet(
         return get_object_or_404(service_catalog(), pk=pk)
 
     def represent(self, obj: Service) -> dict[str, Any]:
-        return ServiceSerializer(obj, context=self.get_serializer_context()).data
+        data: dict[str, Any] = ServiceSerializer(obj, context=self.get_serializer_context()).data
+        return data
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         # The hot path: the driver's rows, no model instances and no per-value converters (see
         # serializers.py). Queries: the page count, then one SELECT of the page with the owner and
         # the stored readiness joined.
         rows = self.filter_queryset(self.get_queryset()).values_list(*SERVICE_COLUMNS)
-        page = self.paginator.paginate_rows(rows, request, raw_rows)  # type: ignore[union-attr]
+        page = self.paginator.paginate_rows(rows, request, raw_rows)
         # Tens of thousands of short-lived dicts: without the pause the cyclic collector would walk
         # the whole heap several times per page (see engine.portfolio.gc_paused).
         with gc_paused():
@@ -304,7 +310,7 @@ class ServiceHistoryView(HistoryView):
     partial_update=extend_schema(summary="Change an edge's strength or note", parameters=[IF_MATCH, ETAG]),
     destroy=extend_schema(summary="Remove a dependency", parameters=[IF_MATCH]),
 )
-class DependencyViewSet(VersionedMixin, viewsets.ModelViewSet):
+class DependencyViewSet(VersionedMixin[Dependency], viewsets.ModelViewSet):
     """Dependency edges; the dependent service's organisation (or a lead) edits them."""
 
     permission_classes = [CatalogWrite]
@@ -338,7 +344,8 @@ class DependencyViewSet(VersionedMixin, viewsets.ModelViewSet):
         return get_object_or_404(self.get_queryset(), pk=pk)
 
     def represent(self, obj: Dependency) -> dict[str, Any]:
-        return DependencySerializer(obj, context=self.get_serializer_context()).data
+        data: dict[str, Any] = DependencySerializer(obj, context=self.get_serializer_context()).data
+        return data
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return self.versioned_response(self.get_object())
@@ -398,7 +405,7 @@ class DependencyViewSet(VersionedMixin, viewsets.ModelViewSet):
         responses={204: OpenApiResponse(description="Removed.")},
     ),
 )
-class CapabilityViewSet(VersionedMixin, viewsets.ModelViewSet):
+class CapabilityViewSet(VersionedMixin[PlatformCapability], viewsets.ModelViewSet):
     """Altinn 3 platform capabilities on the roadmap; a delivery changes readiness portfolio-wide."""
 
     serializer_class = CapabilitySerializer
@@ -414,7 +421,8 @@ class CapabilityViewSet(VersionedMixin, viewsets.ModelViewSet):
         return get_object_or_404(self.get_queryset(), pk=pk)
 
     def represent(self, obj: PlatformCapability) -> dict[str, Any]:
-        return CapabilitySerializer(obj, context=self.get_serializer_context()).data
+        data: dict[str, Any] = CapabilitySerializer(obj, context=self.get_serializer_context()).data
+        return data
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return self.versioned_response(self.get_object())

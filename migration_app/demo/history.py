@@ -97,7 +97,8 @@ def history_plan(
     else:
         path = _status_path(rng, plan.status)
         moments = [_at(window_start, offset, tz) for offset in _step_days(rng, path, testing_after)]
-    previous, previous_at = S.NOT_STARTED, None
+    previous: str = S.NOT_STARTED
+    previous_at: datetime.datetime | None = None
     for to_status, at in zip(path, moments, strict=True):
         if previous_at is not None and at <= previous_at:
             at = previous_at + datetime.timedelta(minutes=1)
@@ -107,7 +108,7 @@ def history_plan(
         else:
             comment = rng.choice(REGRESSION_COMMENTS if backwards else STEP_COMMENTS[to_status])
         if to_status in TERMINAL_OUTCOMES and lead and rng.random() < 0.3:
-            by = lead
+            by: str | None = lead
         else:
             by = editor if editor and rng.random() < 0.75 else None
         plan.history.append(StepPlan(previous, to_status, at, by, comment))

@@ -71,14 +71,15 @@ def _reference(service: ServicePlan) -> str:
     org, code, edition = service.owner_code, service.service_code, service.edition_code
     slug = slugify(_ascii(service.name_nb))[:50].strip("-")
     numeric = _ascii(code).replace(":", "").lower()
-    return {
+    references: dict[str, str] = {
         Altinn3Target.ALTINN_APP: f"{org}/{slug}",
         Altinn3Target.CORRESPONDENCE_SERVICE: f"{org}-migratedcorrespondence-{numeric}-{edition}",
         Altinn3Target.GENERIC_ACCESS_RESOURCE: f"{org}-{slug}",
         Altinn3Target.BROKER_SERVICE: f"{org}-migratedbroker-{numeric}-{edition}",
         Altinn3Target.CONSENT: f"{org}-samtykke-{slug}",
         Altinn3Target.MASKINPORTEN_SCHEMA: f"{org}:{slug}",
-    }.get(service.target, "")
+    }
+    return references.get(service.target, "")
 
 
 class _Codes:
@@ -238,7 +239,7 @@ def _decide(
     """Final status, planned outcome, criticality and Altinn 3 reference, consistent with each other."""
     statuses, cum = table
     if plan.service_type == T.DELEGATION_SCHEME and window_start > DELEGATION_SCHEMES_MOVED:
-        status = S.IN_PRODUCTION
+        status: str = S.IN_PRODUCTION
     elif not newest and rng.random() < 0.45:
         status = S.DECOMMISSIONED  # an old edition superseded by the newest one
     else:

@@ -133,7 +133,8 @@ class DemoPlan:
 
 def orgs_read(path: Path = ORGS_FILE) -> dict[str, Any]:
     """Altinn's organisation list as parsed JSON (``{"orgs": {code: {...}}}``)."""
-    return json.loads(path.read_bytes().decode("utf-8-sig"))
+    orgs_data: dict[str, Any] = json.loads(path.read_bytes().decode("utf-8-sig"))
+    return orgs_data
 
 
 def org_specs(orgs_data: dict[str, Any]) -> list[OrgSpec]:

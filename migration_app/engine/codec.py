@@ -1,8 +1,10 @@
 """The stored results' JSON: the one writer and the one reader of what the recompute stores.
 
 The recompute encodes the engine's dataclasses (``*_encode``); pages, e-mails and reports decode them
-back into the same frozen dataclasses, with real dates (``*_decode``); the API, which publishes these
-documents, takes their JSON form from here too (``*_json``), so no other module knows a key.
+back into the same frozen dataclasses, with real dates (``*_decode``). The API publishes the documents
+as they are stored, so it takes their JSON form from here (``*_json``: passed through, not decoded, so
+the responses stay byte for byte what they were, with the ids that key a mapping as ints again for it
+to key by code). No other module parses a stored document.
 
 What is stored. The format is the one the first recompute wrote: every row stored since decodes, and a
 recompute stores the same bytes (tests/test_codec.py compares with the old encoders).
@@ -43,7 +45,7 @@ Document = Mapping[str, Any]
 _T = TypeVar("_T")
 
 # What the forecast result holds while no deadline milestone exists (nothing to forecast against).
-FORECAST_MISSING_DEADLINE: dict[str, str] = {"missing": "deadline milestone"}
+_FORECAST_MISSING_DEADLINE: dict[str, str] = {"missing": "deadline milestone"}
 
 
 # --- The JSON forms ------------------------------------------------------------------------------------
@@ -134,7 +136,7 @@ class ForecastReportJSON(TypedDict):
 # --- Readiness -----------------------------------------------------------------------------------------
 
 
-def blocker_encode(b: Blocker) -> BlockerJSON:
+def _blocker_encode(b: Blocker) -> BlockerJSON:
     return {
         "kind": b.kind,
         "capability_id": b.capability_id,
@@ -151,23 +153,10 @@ def readiness_detail_encode(r: Readiness) -> ReadinessDetailJSON:
     """What ``ServiceReadiness.detail`` stores for ``r`` (its state and score are columns)."""
     return {
         "parts": [list(part) for part in r.score_parts],
-        "blockers": [blocker_encode(b) for b in r.blockers],
+        "blockers": [_blocker_encode(b) for b in r.blockers],
         "capability_blocker_count": r.capability_blocker_count,
         "service_blocker_count": r.service_blocker_count,
     }
-
-
-def blocker_decode(b: Document) -> Blocker:
-    return Blocker(
-        b.get("kind", ""),
-        b.get("capability_id"),
-        b.get("capability_key", ""),
-        _date(b.get("planned_date")),
-        b.get("service_id"),
-        b.get("owner_id"),
-        tuple(b.get("path", ())),
-        b.get("missing", ""),
-    )
 
 
 def blockers_decode(detail: Document | None) -> tuple[Blocker, ...]:
@@ -226,6 +215,12 @@ _BLOCKER_KEYS = tuple(field.name for field in fields(Blocker))
 _BLOCKER_KEY_SET = frozenset(_BLOCKER_KEYS)
 # What an older or hand-made blocker without a key shows for it (the API has always shown these).
 _BLOCKER_JSON_DEFAULTS: dict[str, Any] = {"capability_key": "", "path": [], "missing": ""}
+
+
+def blocker_count(detail: Document | None) -> int:
+    """A stored verdict's exact number of capability and service blockers (the catalog's column)."""
+    document = detail or {}
+    return int(document.get("capability_blocker_count", 0)) + int(document.get("service_blocker_count", 0))
 
 
 def readiness_detail_json(detail: Document | str | bytes | None) -> ReadinessDetailJSON:
@@ -350,7 +345,18 @@ class ProgressResult:
     overdue: tuple[int, ...]  # service ids, most overdue first
 
 
-def progress_figures_encode(f: ProgressFigures) -> ProgressFiguresJSON:
+@dataclass(frozen=True, slots=True)
+class ProgressDocument:
+    """The stored progress as the API publishes it: the figures as stored, owners and capabilities by id."""
+
+    overall: ProgressFiguresJSON
+    by_owner: dict[int, ProgressFiguresJSON]
+    by_service_type: dict[str, ProgressFiguresJSON]
+    by_capability: dict[int, ProgressFiguresJSON]
+    overdue: list[int]
+
+
+def _progress_figures_encode(f: ProgressFigures) -> ProgressFiguresJSON:
     return {
         "count_by_status": dict(f.count_by_status),
         "volume_by_status": dict(f.volume_by_status),
@@ -367,15 +373,15 @@ def progress_figures_encode(f: ProgressFigures) -> ProgressFiguresJSON:
 
 def progress_encode(p: Progress, *, overdue: Sequence[int]) -> ProgressJSON:
     return {
-        "overall": progress_figures_encode(p.overall),
-        "by_owner": {str(k): progress_figures_encode(f) for k, f in p.by_owner.items()},
-        "by_service_type": {k: progress_figures_encode(f) for k, f in p.by_service_type.items()},
-        "by_capability": {str(k): progress_figures_encode(f) for k, f in p.by_capability.items()},
+        "overall": _progress_figures_encode(p.overall),
+        "by_owner": {str(k): _progress_figures_encode(f) for k, f in p.by_owner.items()},
+        "by_service_type": {k: _progress_figures_encode(f) for k, f in p.by_service_type.items()},
+        "by_capability": {str(k): _progress_figures_encode(f) for k, f in p.by_capability.items()},
         "overdue": list(overdue),
     }
 
 
-def progress_figures_decode(f: Document) -> ProgressFigures:
+def _progress_figures_decode(f: Document) -> ProgressFigures:
     # Positional, in field order, and the per-status maps as loaded (nothing else holds them): the
     # programme page decodes a few hundred of these per view.
     return ProgressFigures(
@@ -398,19 +404,40 @@ def progress_decode(data: Document | None) -> ProgressResult | None:
         return None
     return ProgressResult(
         progress=Progress(
-            overall=progress_figures_decode(data["overall"]),
-            by_owner=_by_id(data.get("by_owner"), progress_figures_decode),
-            by_service_type={k: progress_figures_decode(f) for k, f in (data.get("by_service_type") or {}).items()},
-            by_capability=_by_id(data.get("by_capability"), progress_figures_decode),
+            overall=_progress_figures_decode(data["overall"]),
+            by_owner=_by_id(data.get("by_owner"), _progress_figures_decode),
+            by_service_type={k: _progress_figures_decode(f) for k, f in (data.get("by_service_type") or {}).items()},
+            by_capability=_by_id(data.get("by_capability"), _progress_figures_decode),
         ),
         overdue=tuple(data.get("overdue", ())),
+    )
+
+
+def progress_json(data: Document | None) -> ProgressDocument | None:
+    """The stored progress, passed through but for the id keys; None before the first recompute."""
+    if not data or data.get("overall") is None:
+        return None
+    return ProgressDocument(
+        overall=data["overall"],
+        by_owner=_by_id(data.get("by_owner"), _as_stored),
+        by_service_type=dict(data.get("by_service_type") or {}),
+        by_capability=_by_id(data.get("by_capability"), _as_stored),
+        overdue=list(data.get("overdue", ())),
     )
 
 
 # --- Forecast ------------------------------------------------------------------------------------------
 
 
-def forecast_figures_encode(f: Forecast) -> ForecastJSON:
+@dataclass(frozen=True, slots=True)
+class ForecastDocument:
+    """The stored forecast as the API publishes it: the figures as stored, owners by id."""
+
+    overall: ForecastJSON
+    by_owner: dict[int, ForecastJSON]
+
+
+def _forecast_figures_encode(f: Forecast) -> ForecastJSON:
     return {
         "status": f.status,
         "open_count": f.open_count,
@@ -424,16 +451,16 @@ def forecast_figures_encode(f: Forecast) -> ForecastJSON:
 
 
 def forecast_encode(report: ForecastReport | None) -> ForecastReportJSON | dict[str, str]:
-    """The stored forecast; ``None`` (no deadline milestone) is stored as ``FORECAST_MISSING_DEADLINE``."""
+    """The stored forecast; ``None`` (there is no deadline milestone) as ``{"missing": "deadline milestone"}``."""
     if report is None:
-        return dict(FORECAST_MISSING_DEADLINE)
+        return dict(_FORECAST_MISSING_DEADLINE)
     return {
-        "overall": forecast_figures_encode(report.overall),
-        "by_owner": {str(k): forecast_figures_encode(f) for k, f in report.by_owner.items()},
+        "overall": _forecast_figures_encode(report.overall),
+        "by_owner": {str(k): _forecast_figures_encode(f) for k, f in report.by_owner.items()},
     }
 
 
-def forecast_figures_decode(f: Document) -> Forecast:
+def _forecast_figures_decode(f: Document) -> Forecast:
     return Forecast(
         f["status"],
         f.get("open_count", 0),
@@ -452,9 +479,16 @@ def forecast_decode(data: Document | None) -> ForecastReport | None:
     if not data or not data.get("overall"):
         return None
     return ForecastReport(
-        overall=forecast_figures_decode(data["overall"]),
-        by_owner=_by_id(data.get("by_owner"), forecast_figures_decode),
+        overall=_forecast_figures_decode(data["overall"]),
+        by_owner=_by_id(data.get("by_owner"), _forecast_figures_decode),
     )
+
+
+def forecast_json(data: Document | None) -> ForecastDocument | None:
+    """The stored forecast, passed through but for the id keys; None as for ``forecast_decode``."""
+    if not data or not data.get("overall"):
+        return None
+    return ForecastDocument(overall=data["overall"], by_owner=_by_id(data.get("by_owner"), _as_stored))
 
 
 # --- Helpers ---------------------------------------------------------------------------------------------
@@ -467,6 +501,10 @@ def _iso(value: datetime.date | None) -> str | None:
 def _date(value: str | None) -> datetime.date | None:
     """A stored ISO date, or None (so is an empty string, as a hand-made row may hold)."""
     return datetime.date.fromisoformat(value) if value else None
+
+
+def _as_stored(value: Any) -> Any:
+    return value
 
 
 def _by_id(mapping: Document | None, decode: Callable[[Document], _T]) -> dict[int, _T]:

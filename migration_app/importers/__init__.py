@@ -21,6 +21,7 @@ Rules every format follows:
 * All or nothing: any bad row stops the whole import, unless ``skip_invalid`` asks to import the rest.
 """
 
+from ..validators import ORG_CODE_RE
 from .altinn2 import ImportResult, altinn2_import
 from .orgs import OrgImportResult, orgs_import
 from .parse import (
@@ -32,7 +33,6 @@ from .parse import (
     MAX_EDITION_CODE,
     METADATA_API_TYPES,
     NOT_EMPTY_FIELDS,
-    ORG_CODE_RE,
     REQUIRED_FOR_NEW,
     SOURCE_FIELDS,
     TYPE_CONVERTERS,

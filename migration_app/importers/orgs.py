@@ -13,8 +13,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ..models import ServiceOwner
-from ..validators import orgnr_is_valid
-from .parse import BULK_BATCH_SIZE, ORG_CODE_RE, ImportFileError
+from ..validators import ORG_CODE_RE, orgnr_is_valid
+from .parse import BULK_BATCH_SIZE, ImportFileError, field_max_length
 
 # --- Altinn's organisation list ---------------------------------------------------------------------------
 
@@ -62,7 +62,7 @@ def _org_values(code: str, entry: Any, warnings: list[str]) -> dict[str, str]:
     name_nb = names.get("nb") or names.get("nn") or names.get("en") or code.upper()
     values = {"name_nb": name_nb, "name_nn": names.get("nn", ""), "name_en": names.get("en", "")}
     for name, value in values.items():
-        if len(value) > ServiceOwner._meta.get_field(name).max_length:
+        if len(value) > field_max_length(ServiceOwner, name):
             raise ImportFileError([_("%(code)s: the name is too long.") % {"code": code}])
 
     if "orgnr" in entry:
@@ -80,7 +80,7 @@ def _org_values(code: str, entry: Any, warnings: list[str]) -> dict[str, str]:
         try:
             if homepage:
                 URLValidator()(homepage)
-                if len(homepage) > ServiceOwner._meta.get_field("homepage").max_length:
+                if len(homepage) > field_max_length(ServiceOwner, "homepage"):
                     raise ValidationError("too long")
         except ValidationError:
             warnings.append(
@@ -119,7 +119,7 @@ def orgs_import(*, data: Mapping[str, Any], dry_run: bool = False) -> OrgImportR
     wanted: dict[str, dict[str, str]] = {}
     for raw_code, entry in orgs.items():
         code = str(raw_code).strip().lower()
-        if not ORG_CODE_RE.match(code) or len(code) > ServiceOwner._meta.get_field("code").max_length:
+        if not ORG_CODE_RE.match(code) or len(code) > field_max_length(ServiceOwner, "code"):
             raise ImportFileError([_("%(code)r is not an organisation code.") % {"code": raw_code}])
         if code in wanted:
             raise ImportFileError([_("%(code)s appears more than once.") % {"code": code}])

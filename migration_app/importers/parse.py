@@ -177,6 +177,14 @@ class ParsedServices:
     ignored_columns: list[str] = field(default_factory=list)
 
 
+def field_max_length(model: type[models.Model], name: str) -> int:
+    """The length limit of one of ``model``'s text fields, checked before the database would refuse."""
+    text_field = model._meta.get_field(name)
+    if not isinstance(text_field, models.CharField) or text_field.max_length is None:
+        raise TypeError(f"{model.__name__}.{name} is not a text field with a max_length")
+    return text_field.max_length
+
+
 # --- Parsing (pure) ---------------------------------------------------------------------------------
 
 
@@ -364,6 +372,8 @@ def _csv_type(raw: Any) -> str:
 def _model_value(model_field: str, raw: Any) -> Any:
     """Convert and validate with the model field itself, so messages match forms and the API."""
     field_obj = Service._meta.get_field(model_field)
+    if not isinstance(field_obj, models.Field):
+        raise TypeError(f"Service.{model_field} is a relation's reverse side, not a field")
     if isinstance(field_obj, models.DateTimeField):
         return _datetime(raw)
     if isinstance(field_obj, models.DateField):
@@ -407,7 +417,7 @@ def _parse_row(fmt: ImportFormat, number: int, record: Any) -> tuple[ServiceRow 
     else:
         try:
             service_code = _text(raw_code)
-            if len(service_code) > Service._meta.get_field("service_code").max_length:
+            if len(service_code) > field_max_length(Service, "service_code"):
                 raise ValidationError(_("The service code is too long."))
         except ValidationError as exc:
             errors.append(RowError(number, code_source, _message(exc)))
@@ -429,7 +439,7 @@ def _parse_row(fmt: ImportFormat, number: int, record: Any) -> tuple[ServiceRow 
     if not _is_empty(record.get(owner_source)):
         try:
             owner_code = _text(record[owner_source]).lower()
-            if len(owner_code) > ServiceOwner._meta.get_field("code").max_length or not ORG_CODE_RE.match(owner_code):
+            if len(owner_code) > field_max_length(ServiceOwner, "code") or not ORG_CODE_RE.match(owner_code):
                 raise ValidationError(_("%(value)r is not an organisation code.") % {"value": record[owner_source]})
         except ValidationError as exc:
             errors.append(RowError(number, owner_source, _message(exc), service_code))

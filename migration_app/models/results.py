@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from ..choices import (
     ReadinessState,
 )
+from ..engine.codec import blocker_count
 from .catalog import Service
 
 
@@ -73,6 +74,11 @@ class ServiceReadiness(models.Model):
 
     def __str__(self) -> str:
         return f"{self.service_id}: {self.state} ({self.score})"
+
+    @property
+    def blocker_count(self) -> int:
+        """Capability and service blockers, exact and transitive (decoded by engine.codec)."""
+        return blocker_count(self.detail)
 
 
 class PortfolioResult(models.Model):

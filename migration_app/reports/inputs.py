@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
+from ..engine.progress import ForecastReport
 from .data import OwnerRef
 from .weeks import ReportWeek
 
@@ -87,7 +87,8 @@ class WeekInputs:
     changes: Sequence[ChangeRow]
     changes_since: datetime.date
     snapshots: Sequence[SnapshotRow]
-    stored_forecast: Mapping[str, Any] | None
+    # The recompute's forecast, decoded, when it speaks for this report's week; else None (computed here).
+    stored_forecast: ForecastReport | None
     previous_blocked: Mapping[int, frozenset[int]] | None
     forecast_window_weeks: int = 26
 

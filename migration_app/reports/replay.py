@@ -8,9 +8,8 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-from ..engine.codec import forecast_decode
 from ..engine.portfolio import CapabilityNode, Edge, Portfolio, ServiceNode, build_portfolio
-from ..engine.progress import StatusEvent, StatusTally, forecast_report
+from ..engine.progress import Forecast, StatusEvent, StatusTally, forecast_report
 from ..engine.readiness import Readiness, ReadinessState
 from .data import Figures, ForecastLine
 from .inputs import CapabilityRow, SnapshotRow, WeekInputs
@@ -90,36 +89,29 @@ class FiguresAt:
 # --- Forecast ----------------------------------------------------------------------------------------
 
 
-def _date(value: Any) -> datetime.date | None:
-    if value is None or isinstance(value, datetime.date):
-        return value
-    return datetime.date.fromisoformat(value)
-
-
-def forecast_line(data: Mapping[str, Any] | None, *, open_count: int, deadline: datetime.date | None) -> ForecastLine:
-    if not data:
+def forecast_line(forecast: Forecast | None, *, open_count: int, deadline: datetime.date | None) -> ForecastLine:
+    if forecast is None:
         status = "done" if open_count == 0 else "no_data"
         return ForecastLine(status, open_count, deadline, None, None, 0.0, None, ())
-    throughput = tuple((str(week), int(n)) for week, n in data.get("weekly_throughput", ()))
+    throughput = tuple(forecast.weekly_throughput)
     return ForecastLine(
-        status=data["status"],
-        open_count=data.get("open_count", open_count),
-        deadline=_date(data.get("deadline")) or deadline,
-        p50_date=_date(data.get("p50_date")),
-        p85_date=_date(data.get("p85_date")),
-        mean_weekly_throughput=float(data.get("mean_weekly_throughput", 0.0)),
-        as_of=_date(data.get("today")),
+        status=forecast.status,
+        open_count=forecast.open_count,
+        deadline=forecast.deadline or deadline,
+        p50_date=forecast.p50_date,
+        p85_date=forecast.p85_date,
+        mean_weekly_throughput=forecast.mean_weekly_throughput,
+        as_of=forecast.today,
         recent_throughput=throughput[-RECENT_THROUGHPUT_WEEKS:],
     )
 
 
 def forecasts(
     inputs: WeekInputs, statuses: Mapping[int, str], end: datetime.date
-) -> tuple[Mapping[str, Any] | None, dict[int, Mapping[str, Any]]]:
-    """(overall, {owner id: ...}) forecast dicts: the stored ones, or computed as of the report day."""
-    stored = forecast_decode(inputs.stored_forecast)
-    if stored is not None:
-        return stored.overall.to_dict(), {owner: f.to_dict() for owner, f in stored.by_owner.items()}
+) -> tuple[Forecast | None, Mapping[int, Forecast]]:
+    """(overall, {owner id: ...}) forecasts: the stored ones, or computed as of the report day."""
+    if inputs.stored_forecast is not None:
+        return inputs.stored_forecast.overall, inputs.stored_forecast.by_owner
     if inputs.deadline is None:
         return None, {}
     report_day = inputs.week.report_day
@@ -132,4 +124,4 @@ def forecasts(
     report = forecast_report(
         events, nodes, today=report_day, deadline=inputs.deadline, weeks=inputs.forecast_window_weeks
     )
-    return report.overall.to_dict(), {owner: f.to_dict() for owner, f in report.by_owner.items()}
+    return report.overall, report.by_owner

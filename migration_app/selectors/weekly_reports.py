@@ -127,7 +127,7 @@ def weekly_report_inputs_load(*, week: ReportWeek, today: datetime.date) -> Week
         changes=changes,
         changes_since=since,
         snapshots=snapshots,
-        stored_forecast=stored if usable else None,
+        stored_forecast=report if usable else None,
         previous_blocked=previous_blocked,
         forecast_window_weeks=FORECAST_WINDOW_WEEKS,
     )

@@ -95,7 +95,7 @@ class SsoBackend(OIDCAuthenticationBackend):
         ID token). A response about someone else than the ID token's subject is refused (OIDC Core 5.3.2)."""
         if not self.OIDC_OP_USER_ENDPOINT:
             return {}
-        userinfo = super().get_userinfo(access_token, id_token, payload)
+        userinfo: dict[str, Any] = super().get_userinfo(access_token, id_token, payload)
         if userinfo.get("sub") != payload["sub"]:
             raise SuspiciousOperation("userinfo is about another subject than the ID token")
         return userinfo

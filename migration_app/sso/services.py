@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
-from django.contrib.auth.models import AbstractUser, Group
+from django.contrib.auth.models import AbstractUser, Group, User
 from django.db import transaction
 from django.db.models import Q
 
@@ -56,7 +56,7 @@ def _owners_named(profile: SsoProfile) -> list[ServiceOwner]:
     return owners
 
 
-def _sync_memberships(user: AbstractUser, profile: SsoProfile, owners: list[ServiceOwner]) -> tuple[int, int, int]:
+def _sync_memberships(user: User, profile: SsoProfile, owners: list[ServiceOwner]) -> tuple[int, int, int]:
     """(added, changed, removed) single-sign-on memberships; manual ones are left exactly as they are."""
     existing = {m.owner_id: m for m in Membership.objects.filter(user=user)}
     wanted = {owner.pk for owner in owners}

@@ -52,7 +52,8 @@ class SsoCallbackView(OIDCAuthenticationCallbackView):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         try:
-            return super().get(request)
+            response: HttpResponse = super().get(request)
+            return response
         except SsoAccessRefused as refusal:
             context = {"provider_name": settings.OIDC_PROVIDER_NAME, "reference": refusal.reference}
             return render(request, "registration/sso_refused.html", context, status=403)
@@ -63,7 +64,7 @@ class SsoCallbackView(OIDCAuthenticationCallbackView):
 
     def login_success(self) -> HttpResponse:
         # login() inside rotates the session id, as a password sign-in does.
-        response = super().login_success()
+        response: HttpResponse = super().login_success()
         id_token = getattr(self.request, "sso_id_token", None)
         if id_token and settings.OIDC_OP_LOGOUT_ENDPOINT:
             self.request.session[ID_TOKEN_SESSION_KEY] = id_token

@@ -20,7 +20,17 @@ from django.db.migrations.recorder import MigrationRecorder
 from django.db.models import Field
 from django.utils import timezone
 
-from .format import APP_LABEL, FORMAT_NAME, FORMAT_VERSION, SECTIONS, Section, encode_value, natural_key_fields
+from .format import (
+    APP_LABEL,
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    SECTIONS,
+    Section,
+    concrete_field,
+    encode_value,
+    natural_key_fields,
+    related_model,
+)
 
 # Rows fetched per round trip (a server-side cursor on PostgreSQL): memory stays flat at any catalog size.
 CHUNK_SIZE = 2000
@@ -161,9 +171,9 @@ def _rows(section: Section) -> Iterator[dict[str, Any]]:
     lookups: list[str] = []
     for field in section.fields:
         if field.is_relation:
-            target = field.related_model
+            target = related_model(field)
             names = natural_key_fields(target)
-            parts = [target._meta.get_field(name) for name in names]
+            parts = [concrete_field(target, name) for name in names]
             lookups += [f"{field.name}__{name}" for name in names]
             readers.append((field.name, len(names), _reference_encoder(parts)))
         else:

@@ -23,7 +23,7 @@ import gzip
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO, Any, BinaryIO, TextIO, cast
+from typing import Any, BinaryIO, NoReturn, TextIO, TypeVar, cast
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -84,6 +84,22 @@ def natural_key_fields(model: type[models.Model]) -> tuple[str, ...]:
         if section.model._meta.label_lower == label and section.natural_key:
             return section.natural_key
     raise LookupError(f"{model.__name__} has no natural key, so a catalog file cannot refer to it")
+
+
+def related_model(field: models.Field) -> type[models.Model]:
+    """The model a foreign key refers to."""
+    target = field.related_model
+    if target is None:
+        raise TypeError(f"{field.name} is not a relation")
+    return target
+
+
+def concrete_field(model: type[models.Model], name: str) -> models.Field:
+    """One of ``model``'s own fields by name (a natural key's, a foreign key's), never a reverse relation."""
+    found = model._meta.get_field(name)
+    if not isinstance(found, models.Field):
+        raise TypeError(f"{model.__name__}.{name} is a reverse relation, not a field")
+    return found
 
 
 def is_user_model(model: type[models.Model]) -> bool:
@@ -189,8 +205,11 @@ def _integer(raw: Any) -> int:
     return raw
 
 
-def _parsed_as(parse: Callable[[str], Any], expected: Any) -> Callable[[Any], Any]:
-    def convert(raw: Any) -> Any:
+_ParsedT = TypeVar("_ParsedT")
+
+
+def _parsed_as(parse: Callable[[str], _ParsedT], expected: Any) -> Callable[[Any], _ParsedT]:
+    def convert(raw: Any) -> _ParsedT:
         if not isinstance(raw, str):
             _wrong_type(expected)
         try:
@@ -215,7 +234,7 @@ def _unchanged(raw: Any) -> Any:
     return raw
 
 
-def _wrong_type(expected: Any) -> Any:
+def _wrong_type(expected: Any) -> NoReturn:
     raise ValidationError(_("Expected %(expected)s.") % {"expected": expected})
 
 
@@ -225,5 +244,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 def catalog_text(raw: BinaryIO) -> TextIO:
     """The file's text, gunzipped if it starts with the gzip magic (whatever its name; stdin too)."""
     buffered = cast(io.BufferedReader, raw if hasattr(raw, "peek") else io.BufferedReader(cast(io.RawIOBase, raw)))
-    stream: IO[bytes] = gzip.GzipFile(fileobj=buffered, mode="rb") if buffered.peek(2)[:2] == GZIP_MAGIC else buffered
+    stream: gzip.GzipFile | io.BufferedReader = (
+        gzip.GzipFile(fileobj=buffered, mode="rb") if buffered.peek(2)[:2] == GZIP_MAGIC else buffered
+    )
     return io.TextIOWrapper(stream, encoding="utf-8")

@@ -53,9 +53,11 @@ from .format import (
     HEADER_KEYS,
     SECTIONS,
     Section,
+    concrete_field,
     is_user_model,
     natural_key_fields,
     natural_key_label,
+    related_model,
     value_decoder,
 )
 from .jsonstream import JsonObjectReader, JsonStreamError
@@ -271,9 +273,10 @@ class _CatalogImport:
             )
         exported_at = header.get("exported_at")
         try:
-            if datetime.datetime.fromisoformat(exported_at).tzinfo is None:  # type: ignore[arg-type]
+            # Anything but a string is refused like a string that is not a time.
+            if not isinstance(exported_at, str) or datetime.datetime.fromisoformat(exported_at).tzinfo is None:
                 raise ValueError
-        except (TypeError, ValueError):
+        except ValueError:
             self._fail(_("The file's “exported_at” is not a time with a UTC offset."))
         migration = header.get("migration")
         found = migration.get(APP_LABEL) if isinstance(migration, dict) else None
@@ -381,7 +384,7 @@ class _CatalogImport:
 
     def _memberships_restore(self) -> None:
         membership = _model(self.apps, Membership)
-        owner_ids = self.ids_by_key.get(membership._meta.get_field("owner").related_model, {})
+        owner_ids = self.ids_by_key.get(related_model(concrete_field(membership, "owner")), {})
         kept = [
             membership(**{**row, "owner_id": owner_ids[code]})
             for row in self.memberships
@@ -399,7 +402,7 @@ class _CatalogImport:
         names = {f.name for f in fields}
         decoders = [(f.name, self._decoder(section, f)) for f in fields]
         key_map = self.ids_by_key.get(model)
-        key_positions = [fields.index(model._meta.get_field(name)) for name in section.natural_key]
+        key_positions = [fields.index(concrete_field(model, name)) for name in section.natural_key]
         batch: list[tuple[int, Model]] = []
         count = 0
         for count, raw in enumerate(rows, start=1):
@@ -451,7 +454,7 @@ class _CatalogImport:
         """The decoder of one column: a value's, or for a foreign key the look-up of the natural key it holds."""
         if not f.is_relation:
             return value_decoder(f)
-        target = f.related_model
+        target = related_model(f)
         width = len(natural_key_fields(target))
         is_user = is_user_model(target)
         ids = self.ids_by_key.get(target, {})
@@ -494,9 +497,10 @@ class _CatalogImport:
                 **{get_user_model().USERNAME_FIELD: username}, is_active=False, password=make_password(None)
             )
             user.save()
-            self.user_ids[username] = user.pk
+            created: int = user.pk
+            self.user_ids[username] = created
             self.users_created.append(username)
-            return user.pk
+            return created
         if self.missing_users == MissingUsers.BLANK:
             self.history_without_author += 1
         else:
@@ -573,7 +577,8 @@ def _insert_as_recorded(model: type[Model], instances: list[Model]) -> None:
     fields = model._meta.concrete_fields
     size = max(1, min(BATCH_SIZE, connection.ops.bulk_batch_size(fields, instances)))
     for start in range(0, len(instances), size):
-        model._base_manager._insert(instances[start : start + size], fields=fields, raw=True)
+        # The raw INSERT is QuerySet._insert, private to Django, so not in django-stubs.
+        model._base_manager._insert(instances[start : start + size], fields=fields, raw=True)  # type: ignore[attr-defined]
 
 
 def _catalog_delete(apps: Apps) -> dict[str, int]:

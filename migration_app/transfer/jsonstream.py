@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 READ_SIZE = 1 << 16
@@ -91,7 +91,8 @@ class JsonObjectReader:
     def _peek(self) -> str:
         """Skip whitespace and return the next character without consuming it ('' at the end)."""
         while True:
-            self._pos = _WHITESPACE.match(self._buffer, self._pos).end()  # type: ignore[union-attr]
+            # The pattern matches the empty string, so it matches at every position, the end included.
+            self._pos = cast("re.Match[str]", _WHITESPACE.match(self._buffer, self._pos)).end()
             if self._pos < len(self._buffer):
                 return self._buffer[self._pos]
             if not self._fill():

@@ -33,7 +33,7 @@ class Command(BaseCommand):
             f"(exported_at {summary.exported_at})."
         )
 
-    def _export(self, path: str, progress: Callable[[str], object]) -> tuple[ExportSummary, OutputWrapper]:
+    def _export(self, path: str, progress: Callable[[str], None]) -> tuple[ExportSummary, OutputWrapper]:
         if path == "-":
             summary = catalog_export(write=lambda text: self.stdout.write(text, ending=""), progress=progress)
             # Standard output carries the document, so the summary goes to standard error.
