@@ -83,9 +83,10 @@ class IntegerFilter(django_filters.NumberFilter):
     field_class = forms.IntegerField
 
 
-class _EmptyMeansAll:
+class _EmptyMeansAll(forms.Field):
     """Repeated values with the empty ones left out: ``?status=`` (the page's "All", or an API client's
-    empty parameter) means no filter, not the value ''."""
+    empty parameter) means no filter, not the value ''. Mixed in before a multiple-choice field, whose
+    ``clean`` it extends."""
 
     def clean(self, value: Any) -> Any:
         if isinstance(value, str):

@@ -40,7 +40,8 @@ class OneOrAllSelect(forms.SelectMultiple):
 
     def optgroups(self, name: str, value: list[str], attrs: dict[str, Any] | None = None) -> list:
         groups = super().optgroups(name, value, attrs)
-        everything = self.create_option(name, "", self.all_label, not any(value), 0)
+        # The stubs type an option's label as ``str``; rendering now, in the request's language, is the same.
+        everything = self.create_option(name, "", str(self.all_label), not any(value), 0)
         return [(None, [everything], 0), *groups]
 
 
@@ -118,7 +119,8 @@ class ServiceAdminForm(forms.ModelForm):
             self.fields["expected_version"].required = True
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data  # what ModelForm.clean returns (the stubs say it may be None)
         expected = cleaned.get("expected_version")
         # Early, friendly check with the user's input kept; service_update's compare-and-set is the real guard.
         if self.instance.pk and expected is not None and expected != self.instance.version:
@@ -206,7 +208,8 @@ class DependencyAdminForm(forms.ModelForm):
         self._refused_by_service = False
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data  # what ModelForm.clean returns (the stubs say it may be None)
         if self.errors or cleaned.get("service") is None:
             return cleaned
         try:
@@ -232,7 +235,7 @@ class DependencyAdminForm(forms.ModelForm):
         # constraint names, so skip model validation when the service has already refused.
         if self._refused_by_service:
             return
-        super()._post_clean()
+        super()._post_clean()  # type: ignore[misc]  # Django's private model-validation hook; not in the stubs
 
 
 class ServiceEditForm(forms.ModelForm):
@@ -269,7 +272,8 @@ class ServiceEditForm(forms.ModelForm):
     def original(self, name: str) -> Any:
         """The value the field had when the form was rendered (from its hidden initial input)."""
         field = self.fields[name]
-        raw = self._widget_data_value(field.hidden_widget(), self[name].html_initial_name)
+        # What the private BaseForm._widget_data_value does, through the widget's public method.
+        raw = field.hidden_widget().value_from_datadict(self.data, self.files, self[name].html_initial_name)
         try:
             return field.clean(raw)
         except ValidationError:
@@ -372,7 +376,8 @@ class DependencyAddForm(forms.Form):
         return found[0]
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data  # what Form.clean returns (the stubs say it may be None)
         if not self.errors and (cleaned.get("depends_on") is None) == (cleaned.get("capability") is None):
             raise ValidationError(_("Name either another service or a platform capability."))
         return cleaned

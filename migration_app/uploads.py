@@ -33,6 +33,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from openpyxl import load_workbook
 
 # Read a stream in pieces this big, so a refusal comes after at most one piece past the limit.
 READ_CHUNK_BYTES = 64 * 1024
@@ -224,8 +225,6 @@ def _csv_cell(value: Any) -> str:
 def xlsx_as_csv(content: bytes) -> str:
     """The workbook's "Services" sheet (or its first sheet) as the tracker's CSV text, so an XLSX goes
     through exactly the same checks as a CSV. Call ``import_file_type`` first: it bounds the size."""
-    from openpyxl import load_workbook
-
     try:
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises zip, XML and its own errors for a damaged file

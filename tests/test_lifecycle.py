@@ -133,5 +133,5 @@ def test_project_leads_change_any_organisation(lead, other_owner):
 
 def test_the_one_status_order_is_the_forward_steps_then_the_resolutions():
     # Lists, filters, charts and figures all show statuses in choices.STATUS_ORDER.
-    assert STATUS_ORDER == (*FORWARD_ORDER, *sorted(TERMINAL_OUTCOMES))
+    assert (*FORWARD_ORDER, *sorted(TERMINAL_OUTCOMES)) == STATUS_ORDER
     assert allowed_targets(S.NOT_STARTED) == [S.ANALYSIS, S.DECOMMISSIONED, S.REIMPLEMENTED_ELSEWHERE]

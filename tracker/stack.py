@@ -145,7 +145,7 @@ class Stack:
         except psycopg.OperationalError as exc:
             if "does not exist" not in str(exc):
                 raise StackError(f"Cannot reach the database: {exc}") from None
-            # Parsed from a string, so every value is one (psycopg types them for keyword arguments too).
+            # Parsed from the URL alone (no keyword overrides), so every value is a string.
             info = cast("dict[str, str]", psycopg.conninfo.conninfo_to_dict(url))
             name = info.pop("dbname")
             with psycopg.connect(psycopg.conninfo.make_conninfo(**info, dbname="postgres"), autocommit=True) as conn:

@@ -214,7 +214,7 @@ class LeverageView(generics.GenericAPIView):
             raise exceptions.ValidationError({"kind": [_("Use capability or service.")]})
         result = engine_result_load(PortfolioResult.Kind.LEVERAGE)
         rows = leverage_json(result.data, kind=kind)
-        self.paginator.meta = _meta(result)  # type: ignore[union-attr]
+        self.paginator.meta = _meta(result)
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(page)
 

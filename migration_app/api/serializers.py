@@ -128,7 +128,7 @@ class ReadinessSerializer(serializers.Serializer):
 
 
 def readiness_representation(
-    state: str, score: int, detail: Mapping[str, Any] | str | None, computed_at: datetime.datetime | str | None
+    state: str, score: int, detail: Mapping[str, Any] | str | None, computed_at: datetime.datetime | None
 ) -> dict[str, Any]:
     """The stored verdict (ServiceReadiness) as the API shows it; ``detail`` as a dict or JSON text."""
     stored = readiness_detail_json(detail)

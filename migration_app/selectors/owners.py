@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
+from django.db.models import Count
 from django.utils import timezone
 
 from ..choices import STATUS_ORDER, DependencyStrength, MigrationStatus
 from ..engine.codec import blockers_decode_many
 from ..engine.lifecycle import DONE, MIGRATED
 from ..engine.progress import Due, due_state
+from ..i18n import localized_name
 from ..models import (
     Dependency,
     PlatformCapability,
@@ -166,3 +168,18 @@ def owner_overview(*, owner: ServiceOwner, today: datetime.date | None = None, r
         recent_changes=recent_changes,
         freshness=portfolio_freshness(),
     )
+
+
+def owner_code(owner_id: int) -> str:
+    """One organisation's code (for a link to its page): one query."""
+    return ServiceOwner.objects.values_list("code", flat=True).get(pk=owner_id)
+
+
+def owners_to_choose(*, first: set[int]) -> list[ServiceOwner]:
+    """Organisations that own services, with ``service_count``: those in ``first`` (the user's own) first,
+    then by name as the reader reads it. One query."""
+    owners: list[ServiceOwner] = list(
+        ServiceOwner.objects.annotate(service_count=Count("services")).filter(service_count__gt=0).order_by("name_nb")
+    )
+    owners.sort(key=lambda o: (o.pk not in first, localized_name(o).lower()))
+    return owners

@@ -160,3 +160,8 @@ def programme_burnup(*, forecast: Forecast | None) -> Burnup | None:
         day += datetime.timedelta(days=7)
         days.append(day)
     return Burnup(weeks=tuple(weeks), days=tuple(days), deadline=deadline, p50=p50, p85=p85)
+
+
+def milestones_list() -> list[Milestone]:
+    """The programme's milestones by date (the model's ordering): one query."""
+    return list(Milestone.objects.all())

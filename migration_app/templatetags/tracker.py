@@ -53,7 +53,7 @@ def capability_color(status: str) -> str:
 
 
 # Designsystemet colours: blocked needs action (danger), not assessed needs planning (warning).
-READINESS_COLORS = {
+READINESS_COLORS: dict[str, str] = {
     ReadinessState.MIGRATED: "success",
     ReadinessState.RESOLVED: "neutral",
     ReadinessState.READY: "info",

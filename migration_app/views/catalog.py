@@ -3,6 +3,8 @@ export. Both read the shared ``ServiceFilterSet``, with the page's filter form f
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -17,10 +19,13 @@ from ..selectors.catalog import service_catalog
 from .htmx import is_htmx, vary_on_htmx
 from .sorting import sort_columns
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrPromise
+
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 
-SORT_COLUMNS: tuple[tuple[str, str], ...] = (
+SORT_COLUMNS: tuple[tuple[str, StrPromise], ...] = (
     ("code", _("Code / edition")),
     ("name", _("Name")),
     ("owner", _("Owner")),

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -17,10 +16,10 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from ..i18n import localized_name
-from ..models import Milestone, ServiceOwner
 from ..selectors.access import owner_roles_for, user_is_lead
 from ..selectors.catalog import capability_overview, status_changes_since
-from ..selectors.programme import Burnup, OwnerProgressRow, programme_burnup, programme_overview
+from ..selectors.owners import owner_code, owners_to_choose
+from ..selectors.programme import Burnup, OwnerProgressRow, milestones_list, programme_burnup, programme_overview
 from ..selectors.results import leverage_list, portfolio_freshness
 from .sorting import sort_columns
 
@@ -81,7 +80,7 @@ def _burnup_chart(burnup: Burnup | None) -> dict[str, Any]:
 def programme(request: HttpRequest) -> HttpResponse:
     """The dashboard: burn-up by count and volume with the deadline and forecast band, per-owner progress,
     top blockers, waves, milestones and this week's changes."""
-    milestones = list(Milestone.objects.all())
+    milestones = milestones_list()
     overview = programme_overview()
     owner_sort = request.GET.get("owners", "")
     key, descending = owner_sort.removeprefix("-"), owner_sort.startswith("-")
@@ -106,14 +105,10 @@ def home(request: HttpRequest) -> HttpResponse:
     """An owner lands on their organisation's page; leads and members of several organisations choose."""
     roles = owner_roles_for(request.user)
     if len(roles) == 1 and not user_is_lead(request.user):
-        code = ServiceOwner.objects.values_list("code", flat=True).get(pk=next(iter(roles)))
-        return redirect("migration_app:owner_page", code=code)
-    owners = list(
-        ServiceOwner.objects.annotate(service_count=Count("services")).filter(service_count__gt=0).order_by("name_nb")
+        return redirect("migration_app:owner_page", code=owner_code(next(iter(roles))))
+    return render(
+        request, "migration_app/owner_choose.html", {"owners": owners_to_choose(first=set(roles)), "mine": set(roles)}
     )
-    # The user's own organisations first, then by name as the reader reads it.
-    owners.sort(key=lambda o: (o.pk not in roles, localized_name(o).lower()))
-    return render(request, "migration_app/owner_choose.html", {"owners": owners, "mine": set(roles)})
 
 
 @login_required

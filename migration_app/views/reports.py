@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 from csp.constants import NONE, SELF, UNSAFE_INLINE
 from csp.decorators import csp
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User as Account
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -32,6 +34,9 @@ from ..selectors.weekly_reports import report_preference_for, weekly_report_reci
 from ..services.accounts import report_preferences_update, report_unsubscribe
 from ..services.weekly_reports import weekly_report_digests
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 
 @require_http_methods(["GET", "POST"])
 @csrf_exempt  # The signed token is the credential; mail clients' one-click POST (RFC 8058) has no CSRF token.
@@ -47,18 +52,28 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "migration_app/reports/unsubscribe.html", {"token": token})
 
 
+def _account(request: HttpRequest) -> Account:
+    """The signed-in account of a ``@login_required`` view, typed as the services take it."""
+    user = request.user
+    if not isinstance(user, Account):
+        # Unreachable: login_required sends anonymous visitors to sign in, and AUTH_USER_MODEL is auth.User.
+        raise PermissionDenied
+    return user
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def preferences(request: HttpRequest) -> HttpResponse:
     """Receive the weekly report or not, and in which language."""
-    preference = report_preference_for(request.user)
+    user = _account(request)
+    preference = report_preference_for(user)
     form = ReportPreferenceForm(
         request.POST or None,
         initial={"receive_weekly": preference.receive_weekly, "language": preference.language},
     )
     if request.method == "POST" and form.is_valid():
         report_preferences_update(
-            user=request.user,
+            user=user,
             receive_weekly=form.cleaned_data["receive_weekly"],
             language=form.cleaned_data["language"],
         )
@@ -69,8 +84,8 @@ def preferences(request: HttpRequest) -> HttpResponse:
         "migration_app/reports/preferences.html",
         {
             "form": form,
-            "has_email": bool(getattr(request.user, "email", "")),
-            "is_lead": user_is_lead(request.user),
+            "has_email": bool(user.email),
+            "is_lead": user_is_lead(user),
         },
     )
 
@@ -84,7 +99,7 @@ class PreviewChoice:
     week: ReportWeek
     due: ReportWeek
     today: date
-    error: str
+    error: StrOrPromise
 
 
 def _preview_choice(request: HttpRequest) -> PreviewChoice:
@@ -96,7 +111,7 @@ def _preview_choice(request: HttpRequest) -> PreviewChoice:
     due = ReportWeek.due(today)
     recipients = weekly_report_recipients(include_opted_out=True)
     week_text = request.GET.get("week", "").strip() or due.label
-    error = ""
+    error: StrOrPromise = ""
     try:
         week = ReportWeek.parse(week_text)
     except ValueError:
