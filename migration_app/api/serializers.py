@@ -23,6 +23,9 @@ from ..choices import MigrationStatus, ReadinessState
 from ..engine.codec import readiness_detail_json
 from ..engine.readiness import BlockerKind
 from ..models import (
+    CAPABILITY_EDITABLE_FIELDS,
+    MILESTONE_EDITABLE_FIELDS,
+    OWNER_EDITABLE_FIELDS,
     SERVICE_EDITABLE_FIELDS,
     Dependency,
     Milestone,
@@ -283,19 +286,7 @@ class OwnerSerializer(TrackerModelSerializer):
 
     class Meta:
         model = ServiceOwner
-        fields = [
-            "id",
-            "code",
-            "name_nb",
-            "name_nn",
-            "name_en",
-            "orgnr",
-            "homepage",
-            "contact_email",
-            "active",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", *OWNER_EDITABLE_FIELDS, "created_at", "updated_at"]
 
 
 class CapabilitySerializer(TrackerModelSerializer):
@@ -310,18 +301,7 @@ class CapabilitySerializer(TrackerModelSerializer):
 
     class Meta:
         model = PlatformCapability
-        fields = [
-            "id",
-            "key",
-            "name_nb",
-            "name_en",
-            "description",
-            "status",
-            "planned_date",
-            "delivered_date",
-            "version",
-            "updated_at",
-        ]
+        fields = ["id", *CAPABILITY_EDITABLE_FIELDS, "version", "updated_at"]
 
 
 class MilestoneSerializer(TrackerModelSerializer):
@@ -329,7 +309,7 @@ class MilestoneSerializer(TrackerModelSerializer):
 
     class Meta:
         model = Milestone
-        fields = ["id", "key", "name_nb", "name_en", "date", "is_deadline", "description"]
+        fields = ["id", *MILESTONE_EDITABLE_FIELDS]
         # One deadline at a time is kept by services.milestone_save, which moves the mark.
         validators: list[Any] = []
 

@@ -6,6 +6,9 @@ optimistic concurrency) goes through ``services``; see docs/architecture.md.
 """
 
 from .catalog import (
+    CAPABILITY_EDITABLE_FIELDS,
+    MILESTONE_EDITABLE_FIELDS,
+    OWNER_EDITABLE_FIELDS,
     SERVICE_EDITABLE_FIELDS,
     Dependency,
     Membership,
@@ -20,6 +23,9 @@ from .results import PortfolioResult, PortfolioState, PortfolioStateQuerySet, Pr
 from .weekly_reports import ReportPreference, WeeklyReportDelivery, WeeklyReportDigest
 
 __all__ = [
+    "CAPABILITY_EDITABLE_FIELDS",
+    "MILESTONE_EDITABLE_FIELDS",
+    "OWNER_EDITABLE_FIELDS",
     "SERVICE_EDITABLE_FIELDS",
     "Dependency",
     "Membership",

@@ -22,6 +22,29 @@ from ..choices import (
 from ..engine.lifecycle import DONE_VALUES
 from ..validators import validate_lowercase_code, validate_orgnr
 
+# What leads edit of an organisation, a capability and a milestone, through the API, the admin and the
+# services (services.owners, services.roadmap); like SERVICE_EDITABLE_FIELDS, the one list each.
+OWNER_EDITABLE_FIELDS: tuple[str, ...] = (
+    "code",
+    "name_nb",
+    "name_nn",
+    "name_en",
+    "orgnr",
+    "homepage",
+    "contact_email",
+    "active",
+)
+CAPABILITY_EDITABLE_FIELDS: tuple[str, ...] = (
+    "key",
+    "name_nb",
+    "name_en",
+    "description",
+    "status",
+    "planned_date",
+    "delivered_date",
+)
+MILESTONE_EDITABLE_FIELDS: tuple[str, ...] = ("key", "name_nb", "name_en", "date", "is_deadline", "description")
+
 
 class ServiceOwner(models.Model):
     """A service-owning organisation (tjenesteeier) such as Skatteetaten, keyed by its Altinn 3 org code."""

@@ -23,7 +23,7 @@ from ..models import (
 )
 from ..selectors.access import user_can_edit_owner
 from . import recompute
-from .checks import StaleVersionError, User, refuse_unknown_fields, require_edit
+from .checks import StaleVersionError, User, refuse_unknown_fields, require_edit, versioned_update
 
 # Translated explanations for engine.lifecycle's refusal codes.
 TRANSITION_REFUSALS = {
@@ -110,14 +110,9 @@ def service_update(
     for field, value in data.items():
         setattr(service, field, value)
     service.full_clean(exclude=["version"])
-    version = service.version if expected_version is None else expected_version
-    now = timezone.now()
-    changed = Service.objects.filter(pk=service.pk, version=version).update(
-        **{field: getattr(service, field) for field in data}, version=F("version") + 1, updated_at=now
+    versioned_update(
+        service, fields={field: getattr(service, field) for field in data}, expected_version=expected_version
     )
-    if changed == 0:
-        current = Service.objects.filter(pk=service.pk).values_list("version", flat=True).first()
-        raise StaleVersionError(expected=version, current=current or 0)
     recompute.portfolio_recompute_request()
     service.refresh_from_db()
     return service

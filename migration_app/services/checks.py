@@ -6,11 +6,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import F
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ..models import (
-    Service,
-)
+from ..models import PlatformCapability, Service
 from ..selectors.access import User as RequestUser
 from ..selectors.access import user_can_edit_owner, user_is_lead
 
@@ -46,3 +46,25 @@ def refuse_unknown_fields(data: Mapping[str, Any], allowed: tuple[str, ...] | se
     unknown = set(data) - set(allowed)
     if unknown:
         raise ValidationError(_("These fields cannot be edited here: %(f)s.") % {"f": ", ".join(sorted(unknown))})
+
+
+def versioned_update(
+    instance: Service | PlatformCapability,
+    *,
+    fields: Mapping[str, Any],
+    expected_version: int | None,
+    stale: type[StaleVersionError] = StaleVersionError,
+) -> None:
+    """Compare-and-set: ``UPDATE ... SET fields, version = version + 1 WHERE pk = ? AND version = n``.
+
+    ``n`` is ``expected_version`` (what the caller read), else the instance's own. Nothing is written when
+    someone else saved in between: the caller gets ``stale`` with the version stored now.
+    """
+    manager = type(instance)._default_manager
+    version = instance.version if expected_version is None else expected_version
+    changed = manager.filter(pk=instance.pk, version=version).update(
+        **fields, version=F("version") + 1, updated_at=timezone.now()
+    )
+    if changed == 0:
+        current = manager.filter(pk=instance.pk).values_list("version", flat=True).first()
+        raise stale(expected=version, current=current or 0)

@@ -9,22 +9,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from ..models import (
-    Service,
-    ServiceOwner,
-)
+from ..models import OWNER_EDITABLE_FIELDS, Service, ServiceOwner
 from .checks import User, refuse_unknown_fields, require_lead
-
-OWNER_EDITABLE_FIELDS: tuple[str, ...] = (
-    "code",
-    "name_nb",
-    "name_nn",
-    "name_en",
-    "orgnr",
-    "homepage",
-    "contact_email",
-    "active",
-)
 
 
 @transaction.atomic

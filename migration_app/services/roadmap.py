@@ -12,27 +12,15 @@ from django.utils.translation import gettext as _
 
 from ..choices import CapabilityStatus
 from ..models import (
+    CAPABILITY_EDITABLE_FIELDS,
+    MILESTONE_EDITABLE_FIELDS,
     Dependency,
     Milestone,
     PlatformCapability,
     Service,
 )
 from . import recompute
-from .checks import StaleVersionError, User, refuse_unknown_fields, require_lead
-
-# Fields of a platform capability and a milestone that leads edit.
-CAPABILITY_EDITABLE_FIELDS: tuple[str, ...] = (
-    "key",
-    "name_nb",
-    "name_en",
-    "description",
-    "status",
-    "planned_date",
-    "delivered_date",
-)
-
-
-MILESTONE_EDITABLE_FIELDS: tuple[str, ...] = ("key", "name_nb", "name_en", "date", "is_deadline", "description")
+from .checks import StaleVersionError, User, refuse_unknown_fields, require_lead, versioned_update
 
 
 class StaleCapabilityError(StaleVersionError):
@@ -88,14 +76,12 @@ def capability_update(
     refuse_unknown_fields(data, CAPABILITY_EDITABLE_FIELDS)
     _capability_apply(capability, data)
     capability.full_clean(exclude=["version"])
-    version = capability.version if expected_version is None else expected_version
-    fields = {name: getattr(capability, name) for name in CAPABILITY_EDITABLE_FIELDS}
-    changed = PlatformCapability.objects.filter(pk=capability.pk, version=version).update(
-        **fields, version=F("version") + 1, updated_at=timezone.now()
+    versioned_update(
+        capability,
+        fields={name: getattr(capability, name) for name in CAPABILITY_EDITABLE_FIELDS},
+        expected_version=expected_version,
+        stale=StaleCapabilityError,
     )
-    if changed == 0:
-        current = PlatformCapability.objects.filter(pk=capability.pk).values_list("version", flat=True).first()
-        raise StaleCapabilityError(expected=version, current=current or 0)
     recompute.portfolio_recompute_request()
     capability.refresh_from_db()
     return capability
