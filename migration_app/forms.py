@@ -21,6 +21,7 @@ from .models import SERVICE_EDITABLE_FIELDS, Dependency, PlatformCapability, Ser
 from .services.catalog import service_change_status
 from .services.checks import StaleVersionError, User
 from .services.dependencies import dependency_add
+from .validators import validate_dependency_target
 
 
 class OneOrAllSelect(forms.SelectMultiple):
@@ -378,8 +379,8 @@ class DependencyAddForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         super().clean()
         cleaned = self.cleaned_data  # what Form.clean returns (the stubs say it may be None)
-        if not self.errors and (cleaned.get("depends_on") is None) == (cleaned.get("capability") is None):
-            raise ValidationError(_("Name either another service or a platform capability."))
+        if not self.errors:
+            validate_dependency_target(cleaned.get("depends_on"), cleaned.get("capability"))
         return cleaned
 
     def add(self, *, service: Service, user: User) -> Dependency | None:

@@ -62,6 +62,18 @@ def test_service_representation_embeds_readiness_and_carries_its_version(world, 
     assert readiness["capability_blocker_count"] == 1
 
 
+def test_a_service_keeps_its_documented_key_order(world, viewer):
+    # Scripts and spreadsheets that show a service as it comes see the same columns in the same order as
+    # before the fields were taken from models.SERVICE_EDITABLE_FIELDS (docs/api.md).
+    body = client_for(viewer).get(f"{API}/services/{world.service.pk}/").json()
+    assert list(body) == [
+        "id", "service_code", "edition_code", "owner", "owner_id", "name_nb", "name_en", "edition_name",
+        "service_type", "valid_from", "valid_to", "yearly_volume", "criticality", "target", "altinn3_reference",
+        "status", "status_changed_at", "planned_start", "target_date", "actual_start", "actual_done",
+        "contact_name", "contact_email", "notes", "version", "created_at", "updated_at", "readiness",
+    ]  # fmt: skip
+
+
 def test_a_service_reads_the_same_in_the_list_and_alone(world, viewer):
     """The list builds rows from plain values, a single service from the model: same result."""
     client = client_for(viewer)

@@ -321,3 +321,18 @@ def test_leverage_json_filters_by_kind():
     assert codec.leverage_json(data) == data
     assert codec.leverage_json(data, kind="service") == data[1:]
     assert codec.leverage_json(data, kind="capability") == data[:1]
+
+
+def test_snapshot_figures_are_stored_compactly_and_read_back_by_status():
+    services = [
+        ServiceNode(1, 1, "FormTask", MigrationStatus.TESTING, "AltinnApp", None, 500),
+        ServiceNode(2, 1, "FormTask", MigrationStatus.IN_PRODUCTION, "AltinnApp", None, 70),
+    ]
+    figures = progress(services).overall
+    stored = json.loads(json.dumps(codec.status_figures_encode(figures)))
+    # The compact form the daily snapshot has always stored: {status: [count, volume]}, every status.
+    assert stored[MigrationStatus.TESTING] == [1, 500] and stored[MigrationStatus.NOT_STARTED] == [0, 0]
+    read = codec.status_figures_decode(stored)
+    assert read[MigrationStatus.IN_PRODUCTION] == (1, 70)
+    assert read == {status: (figures.count_by_status[status], figures.volume_by_status[status]) for status in stored}
+    assert codec.status_figures_decode(None) == {}

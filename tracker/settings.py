@@ -183,10 +183,8 @@ AUTHENTICATION_BACKENDS = [
 ]
 
 # --- Security: lockout against password guessing (django-axes) ----------------------------------
-# After LOGIN_FAILURE_LIMIT failed sign-ins within the cool-off, sign-in is refused for LOGIN_COOLOFF_MINUTES,
-# counted separately per account (a botnet guessing one user's password from many addresses) and per
-# address (one client trying a common password on many accounts). Unknown usernames count the same, so the
-# lockout does not reveal which accounts exist.
+# LOGIN_FAILURE_LIMIT failures lock sign-in for LOGIN_COOLOFF_MINUTES, per account and per address;
+# unknown usernames count the same, so the lockout does not reveal which accounts exist.
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
@@ -381,11 +379,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
 }
 
 # --- Cache: one Redis cache for every web process when REDIS_URL is set (tracker/cache.py) --------------
-# The API throttles count requests in the cache; a memory cache per process would make them as many times
-# looser as there are gunicorn processes. FailOpenRedisCache acts as an empty cache while Redis is down
-# (throttles then let requests through; sign-in lockout counts in the database), and the short timeouts
-# bound what a request waits for a Redis that does not answer. The prefix is the database's name: the
-# user ids in throttle keys mean nothing to another catalog sharing the Redis, and clear() stays in it.
+# Shared, so the API throttles count across gunicorn processes; fails open while Redis is down, and the
+# key prefix is the database's name (docs/deployment.md, "Cache").
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -530,11 +525,8 @@ if METRICS_TOKEN and len(METRICS_TOKEN) < 32:
     )
 
 # --- Single sign-on with OpenID Connect (docs/sso.md) ----------------------------------------------
-# Off by default, and then nothing of it is installed: no URLs, no backend, no button. With OIDC_ENABLED=1
-# every value a sign-in needs must be set, or the process refuses to start and names the variable.
-# Endpoints are configured explicitly rather than discovered at start-up, so no process (web, worker,
-# migrate) fails to start while the provider is unreachable; `manage.py oidc_discover <issuer>` prints
-# them from the provider's openid-configuration.
+# Off by default (nothing installed). With OIDC_ENABLED=1 every value must be set, or start-up names the
+# missing one; endpoints are explicit, not discovered (`manage.py oidc_discover <issuer>` prints them).
 OIDC_ENABLED = env_bool("OIDC_ENABLED")
 if OIDC_ENABLED:
     from urllib.parse import urlsplit

@@ -20,7 +20,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers
 
 from ..choices import MigrationStatus, ReadinessState
-from ..engine.codec import readiness_detail_json
+from ..engine.codec import readiness_detail_json, status_figures_decode
 from ..engine.readiness import BlockerKind
 from ..models import (
     CAPABILITY_EDITABLE_FIELDS,
@@ -158,12 +158,16 @@ SERVICE_READINESS_COLUMNS: tuple[str, ...] = (
     "readiness__detail",
     "readiness__computed_at",
 )
-SERVICE_COLUMNS: tuple[str, ...] = (
+# The representation's key order (a client may show it as it comes): the status after the migration target.
+_PLAN_END = SERVICE_EDITABLE_FIELDS.index("altinn3_reference") + 1
+SERVICE_FIELD_ORDER: tuple[str, ...] = (
     *SERVICE_KEY_COLUMNS,
-    *SERVICE_EDITABLE_FIELDS,
-    *SERVICE_STATE_COLUMNS,
-    *SERVICE_READINESS_COLUMNS,
+    *SERVICE_EDITABLE_FIELDS[:_PLAN_END],
+    *SERVICE_STATE_COLUMNS[:2],
+    *SERVICE_EDITABLE_FIELDS[_PLAN_END:],
+    *SERVICE_STATE_COLUMNS[2:],
 )
+SERVICE_COLUMNS: tuple[str, ...] = (*SERVICE_FIELD_ORDER, *SERVICE_READINESS_COLUMNS)
 # How each column is written in JSON when it is not written as it is.
 _SERVICE_COLUMN_KEYS = {"owner__code": "owner"}
 _SERVICE_PLAIN = len(SERVICE_COLUMNS) - len(SERVICE_READINESS_COLUMNS)
@@ -239,12 +243,7 @@ class ServiceSerializer(TrackerModelSerializer):
 
     class Meta:
         model = Service
-        fields = [
-            *(_SERVICE_COLUMN_KEYS.get(c, c) for c in SERVICE_KEY_COLUMNS),
-            *SERVICE_EDITABLE_FIELDS,
-            *SERVICE_STATE_COLUMNS,
-            "readiness",
-        ]
+        fields = [*(_SERVICE_COLUMN_KEYS.get(c, c) for c in SERVICE_FIELD_ORDER), "readiness"]
         read_only_fields = ["service_code", "edition_code", "status", "status_changed_at", "created_at", "updated_at"]
         # The natural key is checked by services.service_create, race-free; an owner's edit rights too.
         validators: list[Any] = []
@@ -424,8 +423,11 @@ class ProgressSnapshotSerializer(TrackerModelSerializer):
 
     @extend_schema_field(serializers.DictField(child=StatusFiguresSerializer()))
     def get_by_status(self, instance: ProgressSnapshot) -> dict[str, dict[str, int]]:
-        # Stored compactly as {status: [count, volume]}; named fields read better in a script.
-        return {status: {"count": figures[0], "volume": figures[1]} for status, figures in instance.by_status.items()}
+        # Stored compactly (engine.codec); named fields read better in a script.
+        return {
+            status: {"count": count, "volume": volume}
+            for status, (count, volume) in status_figures_decode(instance.by_status).items()
+        }
 
 
 # --- Readiness of one service, errors ------------------------------------------------------------------

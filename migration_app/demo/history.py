@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from ..choices import MigrationStatus as S
 from ..choices import ServiceType as T
-from ..engine.lifecycle import FORWARD_ORDER, TERMINAL_OUTCOMES
+from ..engine.lifecycle import FORWARD_ORDER, TERMINAL_OUTCOMES, is_backward
 from .specs import ServicePlan, StepPlan
 from .vocabulary import DELEGATION_SCHEMES_MOVED, HISTORY_DAYS, REGRESSION_COMMENTS, STEP_COMMENTS, STEP_GAP_DAYS
 
@@ -102,7 +102,7 @@ def history_plan(
     for to_status, at in zip(path, moments, strict=True):
         if previous_at is not None and at <= previous_at:
             at = previous_at + datetime.timedelta(minutes=1)
-        backwards = to_status in FORWARD_ORDER and FORWARD_ORDER.index(to_status) < FORWARD_ORDER.index(previous)
+        backwards = is_backward(previous, to_status)
         if _moved_with_schemes(plan, window_start):
             comment = "Flyttet sammen med alle delegerbare API-ressurser"
         else:

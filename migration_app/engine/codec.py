@@ -510,3 +510,16 @@ def _as_stored(value: Any) -> Any:
 def _by_id(mapping: Document | None, decode: Callable[[Document], _T]) -> dict[int, _T]:
     """A stored {"<id>": document} map with int keys again, each value decoded."""
     return {int(key): decode(value) for key, value in (mapping or {}).items()}
+
+
+# --- Daily snapshots: ProgressSnapshot.by_status -----------------------------------------------------------
+
+
+def status_figures_encode(figures: ProgressFigures) -> dict[str, list[int]]:
+    """A snapshot's per-status figures as stored, compactly: ``{status: [count, volume]}``."""
+    return {status: [count, figures.volume_by_status[status]] for status, count in figures.count_by_status.items()}
+
+
+def status_figures_decode(by_status: Mapping[str, Sequence[int]] | None) -> dict[str, tuple[int, int]]:
+    """``{status: (count, volume)}`` for the statuses a snapshot stored (older rows may lack some)."""
+    return {status: (int(pair[0]), int(pair[1])) for status, pair in (by_status or {}).items()}

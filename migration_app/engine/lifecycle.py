@@ -16,15 +16,10 @@ from dataclasses import dataclass
 from ..choices import STATUS_ORDER
 from ..choices import MigrationStatus as S
 
-FORWARD_ORDER: tuple[str, ...] = (
-    S.NOT_STARTED,
-    S.ANALYSIS,
-    S.DEVELOPMENT,
-    S.TESTING,
-    S.IN_PRODUCTION,
-    S.ALTINN2_CLOSED,
-)
 TERMINAL_OUTCOMES: frozenset[str] = frozenset({S.DECOMMISSIONED, S.REIMPLEMENTED_ELSEWHERE})
+# The forward steps, in order: every status that is not a resolution (choices.STATUS_ORDER lists them first).
+FORWARD_ORDER: tuple[str, ...] = tuple(s for s in STATUS_ORDER if s not in TERMINAL_OUTCOMES)
+_FORWARD_INDEX = {status: position for position, status in enumerate(FORWARD_ORDER)}
 # Statuses in which the service has moved to Altinn 3 (counts as migrated).
 MIGRATED: frozenset[str] = frozenset({S.IN_PRODUCTION, S.ALTINN2_CLOSED})
 # Statuses the programme counts as done: migrated, or resolved without migrating.
@@ -58,13 +53,22 @@ def check_transition(from_status: str, to_status: str) -> TransitionCheck:
         return TransitionCheck(False, reason="reopen_only")
     if to_status in TERMINAL_OUTCOMES:
         return TransitionCheck(True)
-    position_from = FORWARD_ORDER.index(from_status)
-    position_to = FORWARD_ORDER.index(to_status)
-    if position_to == position_from + 1:
+    if _FORWARD_INDEX[to_status] == _FORWARD_INDEX[from_status] + 1:
         return TransitionCheck(True)
-    if position_to < position_from:
+    if is_backward(from_status, to_status):
         return TransitionCheck(True, needs_comment=True)
     return TransitionCheck(False, reason="one_step")
+
+
+def is_backward(from_status: str, to_status: str) -> bool:
+    """A move back, which needs a comment: to an earlier forward step, or a resolved service reopened.
+
+    The one definition: the lifecycle's rule, the weekly report's "moved back" and the demo history use it.
+    """
+    if from_status in TERMINAL_OUTCOMES:
+        return to_status not in TERMINAL_OUTCOMES
+    before, after = _FORWARD_INDEX.get(from_status), _FORWARD_INDEX.get(to_status)
+    return before is not None and after is not None and after < before
 
 
 def allowed_targets(from_status: str) -> list[str]:

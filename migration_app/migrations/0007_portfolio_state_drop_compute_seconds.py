@@ -4,14 +4,26 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
+    """``PortfolioState.compute_seconds`` was never written: the model stops knowing it in this release.
+
+    The column stays in the database (nullable, so this release's inserts leave it NULL) because the
+    release before still selects it while a rolling upgrade runs, and a rollback must keep working
+    (docs/deployment.md, "Migrations"). The next release drops it with
+    ``ALTER TABLE migration_app_portfoliostate DROP COLUMN compute_seconds``.
+    """
 
     dependencies = [
         ('migration_app', '0006_portfoliostate_recompute_claimed_at'),
     ]
 
     operations = [
-        migrations.RemoveField(
-            model_name='portfoliostate',
-            name='compute_seconds',
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.RemoveField(
+                    model_name='portfoliostate',
+                    name='compute_seconds',
+                ),
+            ],
+            database_operations=[],
         ),
     ]

@@ -20,6 +20,8 @@ import typing
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
+from ..engine.progress import ForecastStatus
+
 # How many lines a list shows before "and N more"; the totals stay exact.
 LIST_LIMIT = 20
 # How many services a blocker line names.
@@ -37,11 +39,11 @@ STATUS_COLOURS = {
     "reimplemented_elsewhere": "#6b7079",
 }
 FORECAST_COLOURS = {
-    "on_track": "#1b6e3c",
-    "at_risk": "#a15c00",
-    "late": "#b42318",
-    "done": "#1b6e3c",
-    "no_data": "#5b616b",
+    ForecastStatus.ON_TRACK: "#1b6e3c",
+    ForecastStatus.AT_RISK: "#a15c00",
+    ForecastStatus.LATE: "#b42318",
+    ForecastStatus.DONE: "#1b6e3c",
+    ForecastStatus.NO_DATA: "#5b616b",
 }
 
 

@@ -7,7 +7,7 @@ import datetime
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ..engine.progress import ForecastReport
+from ..engine.progress import FORECAST_WINDOW_WEEKS, ForecastReport
 from .data import OwnerRef
 from .weeks import ReportWeek
 
@@ -90,7 +90,7 @@ class WeekInputs:
     # The recompute's forecast, decoded, when it speaks for this report's week; else None (computed here).
     stored_forecast: ForecastReport | None
     previous_blocked: Mapping[int, frozenset[int]] | None
-    forecast_window_weeks: int = 26
+    forecast_window_weeks: int = FORECAST_WINDOW_WEEKS
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from ..engine.leverage import leverage
-from ..engine.lifecycle import DONE_VALUES, FORWARD_ORDER, TERMINAL_VALUES
+from ..engine.lifecycle import DONE_VALUES, is_backward
 from ..engine.portfolio import Portfolio
+from ..engine.progress import ForecastStatus
 from ..engine.readiness import BlockerKind
 from .data import (
     CapabilityRef,
@@ -22,18 +23,20 @@ from .data import (
 )
 from .inputs import CapabilityRow, ChangeRow, WeekInputs
 
-_FORWARD_INDEX = {str(s): i for i, s in enumerate(FORWARD_ORDER)}
 OWNERS_BEHIND_LIMIT = 10
 TOP_CAPABILITIES = 5
 # "Furthest behind" reads the forecast first: late, then at risk, then no data to forecast from.
-_FORECAST_SEVERITY = {"late": 0, "at_risk": 1, "no_data": 2, "on_track": 3, "done": 4}
+_FORECAST_SEVERITY = {
+    ForecastStatus.LATE: 0,
+    ForecastStatus.AT_RISK: 1,
+    ForecastStatus.NO_DATA: 2,
+    ForecastStatus.ON_TRACK: 3,
+    ForecastStatus.DONE: 4,
+}
 
 
 def _is_backward(change: ChangeRow) -> bool:
-    if change.from_status in TERMINAL_VALUES:
-        return change.to_status not in TERMINAL_VALUES  # reopened
-    before, after = _FORWARD_INDEX.get(change.from_status), _FORWARD_INDEX.get(change.to_status)
-    return before is not None and after is not None and after < before
+    return is_backward(change.from_status, change.to_status)
 
 
 def programme_section(

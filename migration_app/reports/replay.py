@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..engine.portfolio import CapabilityNode, Edge, Portfolio, ServiceNode, build_portfolio
-from ..engine.progress import Forecast, StatusEvent, StatusTally, forecast_report
+from ..engine.progress import Forecast, ForecastStatus, StatusEvent, StatusTally, forecast_report
 from ..engine.readiness import Readiness, ReadinessState
 from .data import Figures, ForecastLine
 from .inputs import CapabilityRow, SnapshotRow, WeekInputs
@@ -91,7 +91,7 @@ class FiguresAt:
 
 def forecast_line(forecast: Forecast | None, *, open_count: int, deadline: datetime.date | None) -> ForecastLine:
     if forecast is None:
-        status = "done" if open_count == 0 else "no_data"
+        status = ForecastStatus.DONE if open_count == 0 else ForecastStatus.NO_DATA
         return ForecastLine(status, open_count, deadline, None, None, 0.0, None, ())
     throughput = tuple(forecast.weekly_throughput)
     return ForecastLine(

@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from ..choices import STATUS_ORDER, DependencyStrength, MigrationStatus
 from ..engine.codec import blockers_decode_many
-from ..engine.lifecycle import DONE, MIGRATED
-from ..engine.progress import Due, due_state
+from ..engine.lifecycle import DONE
+from ..engine.progress import Due, StatusTally, due_state
 from ..i18n import localized_name
 from ..models import (
     Dependency,
@@ -84,23 +84,24 @@ def owner_overview(*, owner: ServiceOwner, today: datetime.date | None = None, r
         Service.objects.filter(owner=owner).select_related("readiness").order_by("service_code", "edition_code")
     )
     by_status: dict[str, list[Service]] = {}
+    tally = StatusTally()
     for service in services:
         service.owner = owner  # already known: no query per row for the owner's name
         by_status.setdefault(service.status, []).append(service)
+        tally.add(service.status, service.yearly_volume)
+    figures = tally.figures()
     labels = dict(MigrationStatus.choices)
     groups = [
         StatusGroup(
             status=status,
             label=str(labels[status]),
-            count=len(by_status[status]),
-            volume=sum(s.yearly_volume for s in by_status[status]),
+            count=figures.count_by_status[status],
+            volume=figures.volume_by_status[status],
             services=by_status[status][:OWNER_GROUP_ROWS],
         )
         for status in STATUS_ORDER
         if status in by_status
     ]
-    done = [s for s in services if s.status in DONE]
-    migrated = [s for s in services if s.status in MIGRATED]
 
     # What blocks us: root causes from the stored readiness, grouped by what they are waiting for.
     waiting: dict[tuple[str, int], list[Service]] = {}
@@ -155,12 +156,12 @@ def owner_overview(*, owner: ServiceOwner, today: datetime.date | None = None, r
     return OwnerOverview(
         owner=owner,
         groups=groups,
-        total_count=len(services),
-        total_volume=sum(s.yearly_volume for s in services),
-        done_count=len(done),
-        done_volume=sum(s.yearly_volume for s in done),
-        migrated_count=len(migrated),
-        migrated_volume=sum(s.yearly_volume for s in migrated),
+        total_count=figures.total_count,
+        total_volume=figures.total_volume,
+        done_count=figures.done_count,
+        done_volume=figures.done_volume,
+        migrated_count=figures.migrated_count,
+        migrated_volume=figures.migrated_volume,
         blocked_by=blocked_by[:50],
         blocking=blocking,
         overdue=overdue[:100],

@@ -50,6 +50,11 @@ class ReadinessView:
     service_blocker_count: int
     freshness: Freshness
 
+    @property
+    def blocker_count(self) -> int:
+        """Every capability and service blocker, exact and transitive (``blockers`` lists the nearest)."""
+        return self.capability_blocker_count + self.service_blocker_count
+
 
 def portfolio_freshness() -> Freshness:
     """One query: the portfolio state row."""

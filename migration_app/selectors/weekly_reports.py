@@ -11,7 +11,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from ..choices import PROJECT_LEADS_GROUP, STATUS_ORDER, CapabilityStatus, DependencyStrength
-from ..engine.codec import forecast_decode
+from ..engine.codec import forecast_decode, status_figures_decode
 from ..engine.progress import FORECAST_WINDOW_WEEKS
 from ..models import (
     Dependency,
@@ -114,7 +114,8 @@ def weekly_report_inputs_load(*, week: ReportWeek, today: datetime.date) -> Week
         if scope == ProgressSnapshot.Scope.OWNER and key not in codes:
             continue
         owner_id = codes[key] if scope == ProgressSnapshot.Scope.OWNER else None
-        counts = tuple((status, int((by_status.get(status) or [0, 0])[0])) for status in STATUS_ORDER)
+        stored = status_figures_decode(by_status)
+        counts = tuple((status, stored.get(status, (0, 0))[0]) for status in STATUS_ORDER)
         snapshots.append(SnapshotRow(day, owner_id, total, done, total_volume, done_volume, counts))
 
     return WeekInputs(

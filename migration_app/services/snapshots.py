@@ -10,6 +10,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from ..engine.codec import status_figures_encode
 from ..engine.history import statuses_by_day
 from ..engine.portfolio import ServiceNode
 from ..engine.progress import progress
@@ -34,7 +35,7 @@ def _snapshot_rows(day: datetime.date, nodes: list[ServiceNode], owner_codes: Ma
             total_volume=f.total_volume,
             done_volume=f.done_volume,
             migrated_volume=f.migrated_volume,
-            by_status={s: [f.count_by_status[s], f.volume_by_status[s]] for s in f.count_by_status},
+            by_status=status_figures_encode(f),
             taken_at=now,
         )
 

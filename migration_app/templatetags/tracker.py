@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from migration_app.choices import CapabilityStatus, MigrationStatus, ReadinessState
 from migration_app.engine.lifecycle import DONE, MIGRATED
+from migration_app.engine.progress import ForecastStatus
 from migration_app.i18n import localized_name
 
 register = template.Library()
@@ -81,11 +82,11 @@ def readiness_tag(state: str, score: int | None = None) -> dict:
 
 
 FORECAST_LABELS = {
-    "on_track": (_("On track"), "success"),
-    "at_risk": (_("At risk"), "warning"),
-    "late": (_("Late"), "danger"),
-    "done": (_("Done"), "success"),
-    "no_data": (_("Not enough data"), "neutral"),
+    ForecastStatus.ON_TRACK: (_("On track"), "success"),
+    ForecastStatus.AT_RISK: (_("At risk"), "warning"),
+    ForecastStatus.LATE: (_("Late"), "danger"),
+    ForecastStatus.DONE: (_("Done"), "success"),
+    ForecastStatus.NO_DATA: (_("Not enough data"), "neutral"),
 }
 
 

@@ -183,7 +183,7 @@ def test_broker_down_the_save_succeeds_and_the_failure_is_logged(real_services, 
     app.conf.update(CELERY_BROKER_URL="redis://127.0.0.1:9/0")
     connection_pools_drop()
     try:
-        with caplog.at_level(logging.ERROR, logger="migration_app.tasks"), transaction.atomic():
+        with caplog.at_level(logging.ERROR, logger="migration_app.services.recompute"), transaction.atomic():
             service_change_status(service=service, to_status=S.ANALYSIS)
     finally:
         app.conf.update(CELERY_BROKER_URL=previous)
